@@ -1,0 +1,1 @@
+"""One module per `citynode` subcommand; each defines register(subparsers)."""
