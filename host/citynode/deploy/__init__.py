@@ -1,0 +1,143 @@
+"""`citynode deploy`: put the firmware on a board that runs MicroPython.
+
+Compiles firmware/ with the mpy-cross matching the board's MicroPython (read from the
+board itself), copies it with mpremote (which skips files whose SHA-256 already matches),
+removes stale firmware files, writes the board file, installs the radio driver with mip,
+and verifies every file by hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from citynode.boards import Board, board_path, load_board
+from citynode.deploy.build import BuildResult, build_firmware
+from citynode.deploy.device import DeviceInfo, mpremote, query
+from citynode.errors import EXIT_DEVICE, CliError
+
+# Board paths that deploy owns: anything else under these is removed as stale.
+MANAGED_DIR = "/cn/"
+BOARD_FILE = "board.json"
+
+
+@dataclass
+class DeployReport:
+    port: str
+    board: str
+    micropython: str = ""
+    arch: str = ""
+    files_total: int = 0
+    files_sent: int = 0
+    bytes_sent: int = 0
+    removed: list[str] = field(default_factory=list)
+    radio_driver: str = ""
+    notes: list[str] = field(default_factory=list)
+    verified: bool = False
+    seconds: float = 0.0
+
+    def to_json(self) -> dict[str, object]:
+        return dict(self.__dict__)
+
+
+def plan_changes(build: BuildResult, device: DeviceInfo) -> tuple[dict[str, Path], list[str]]:
+    """Which built files differ from the board's (to report), and which board files are stale."""
+    changed: dict[str, Path] = {}
+    for rel, local in build.files.items():
+        digest = hashlib.sha256(local.read_bytes()).hexdigest()
+        if device.files.get("/" + rel) != digest:
+            changed[rel] = local
+    wanted = {"/" + rel for rel in build.files}
+    stale = sorted(p for p in device.files if p.startswith(MANAGED_DIR) and p not in wanted)
+    return changed, stale
+
+
+def check_compatible(board: Board, device: DeviceInfo, report: DeployReport) -> str | None:
+    """The architecture to compile for; refuses a board whose MicroPython cannot load our .mpy."""
+    if device.version < (1, 23, 0):
+        raise CliError(
+            f"the board on {report.port} runs MicroPython {report.micropython}; citynode needs 1.23 or newer",
+            hint=f"flash MicroPython {board.micropython_version}: "
+            f"citynode flash --port {report.port} --board {board.name} --firmware FILE",
+            exit_code=EXIT_DEVICE,
+        )
+    if device.arch is None:
+        report.notes.append("board reports no native architecture (virtual board): bytecode-only .mpy")
+    elif device.arch != board.arch:
+        raise CliError(
+            f"the board on {report.port} is {device.arch}, but board file {board.name} says {board.arch}",
+            hint="pick the board file that matches this hardware (citynode deploy --board ...)",
+            exit_code=EXIT_DEVICE,
+        )
+    return device.arch
+
+
+def install_radio_driver(port: str, board: Board, device: DeviceInfo, mip_index: str | None) -> str:
+    if device.lora == "built-in" or (device.lora or "").startswith(".frozen"):
+        return "built into the firmware image (not installed)"
+    args = ["mip", "install"]
+    if mip_index:
+        args += ["--index", mip_index]
+    args += ["lora-sync", board.radio_package]
+    out = mpremote(port, *args)
+    installed = sum(1 for line in out.splitlines() if line.startswith("Installing:"))
+    return f"{board.radio_package} ({'up to date' if installed == 0 else f'{installed} files installed'})"
+
+
+def deploy_board(
+    port: str,
+    board_name: str,
+    *,
+    mip_index: str | None = None,
+    radio_driver: bool = True,
+    reset: bool = True,
+) -> DeployReport:
+    started = time.monotonic()
+    board = load_board(board_name)
+    report = DeployReport(port=port, board=board.name)
+    device = query(port)
+    report.micropython = ".".join(map(str, device.version))
+    arch = check_compatible(board, device, report)
+    report.arch = arch or "bytecode"
+
+    build = build_firmware(device.version, arch)
+    (build.root / BOARD_FILE).write_bytes(board_path(board.name).read_bytes())
+    build.files[BOARD_FILE] = build.root / BOARD_FILE
+    report.notes.extend(build.skipped)
+    changed, stale = plan_changes(build, device)
+    report.files_total = len(build.files)
+    report.files_sent = len(changed)
+    report.bytes_sent = sum(path.stat().st_size for path in changed.values())
+    report.removed = stale
+
+    commands: list[str] = []
+    for path in stale:
+        commands += ["fs", "rm", ":" + path, "+"]
+    top_files = sorted(str(build.root / rel) for rel in build.files if "/" not in rel)
+    commands += ["fs", "cp", *top_files, ":", "+"]
+    if (build.root / "cn").is_dir():
+        commands += ["fs", "cp", "-r", str(build.root / "cn"), ":", "+"]
+    mpremote(port, *commands[:-1])
+
+    if radio_driver:
+        report.radio_driver = install_radio_driver(port, board, device, mip_index)
+    else:
+        report.radio_driver = "skipped (--no-radio-driver)"
+
+    after = query(port)
+    expected = {"/" + rel: hashlib.sha256(p.read_bytes()).hexdigest() for rel, p in build.files.items()}
+    mismatched = sorted(p for p, digest in expected.items() if after.files.get(p) != digest)
+    if mismatched:
+        raise CliError(
+            f"verification failed on {port}: {len(mismatched)} file(s) differ after copying "
+            f"({', '.join(mismatched[:3])})",
+            hint="the board's filesystem may be full or failing: run 'citynode deploy' again, or erase and re-flash",
+            exit_code=EXIT_DEVICE,
+        )
+    report.verified = True
+    if reset:
+        mpremote(port, "soft-reset")
+    report.seconds = round(time.monotonic() - started, 2)
+    return report

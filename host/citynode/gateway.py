@@ -1,0 +1,111 @@
+"""The gateway side of Semtech's UDP packet forwarder protocol (v2), to feed `citynode serve`.
+
+A LoRa gateway forwards every CRC-valid packet it hears to its server as PUSH_DATA
+(JSON `rxpk` objects) and expects a PUSH_ACK with the same token. The demo's simulated
+gateway uses this to hand virtual boards' radio packets to the backend exactly as a real
+gateway would.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import socket
+import struct
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+PROTOCOL_VERSION = 2
+PUSH_DATA = 0x00
+PUSH_ACK = 0x01
+PULL_DATA = 0x02
+PULL_ACK = 0x04
+
+
+@dataclass(frozen=True)
+class Reception:
+    """One packet as a gateway heard it."""
+
+    payload: bytes
+    freq_mhz: float = 868.1
+    sf: int = 12
+    bw_khz: int = 125
+    rssi: int = -90
+    snr: float = 7.5
+    crc_ok: bool = True
+    time_s: float | None = None  # UTC seconds; None: now
+
+
+def datr(sf: int, bw_khz: int) -> str:
+    return f"SF{sf}BW{bw_khz}"
+
+
+def rxpk(rx: Reception, tmst: int) -> dict[str, Any]:
+    """The rxpk JSON object for one reception (Semtech PROTOCOL.TXT section 4)."""
+    when = time.gmtime(rx.time_s if rx.time_s is not None else time.time())
+    frac = (rx.time_s or time.time()) % 1
+    return {
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S", when) + f".{int(frac * 1e6):06d}Z",
+        "tmst": tmst & 0xFFFFFFFF,
+        "chan": 0,
+        "rfch": 0,
+        "freq": rx.freq_mhz,
+        "stat": 1 if rx.crc_ok else -1,
+        "modu": "LORA",
+        "datr": datr(rx.sf, rx.bw_khz),
+        "codr": "4/5",
+        "rssi": rx.rssi,
+        "lsnr": rx.snr,
+        "size": len(rx.payload),
+        "data": base64.b64encode(rx.payload).decode(),
+    }
+
+
+def push_data(token: int, gateway_eui: bytes, packets: Sequence[dict[str, Any]]) -> bytes:
+    body = json.dumps({"rxpk": list(packets)}, separators=(",", ":")).encode()
+    return struct.pack(">BHB", PROTOCOL_VERSION, token, PUSH_DATA) + gateway_eui + body
+
+
+class Forwarder:
+    """A gateway's uplink path: send receptions, wait for the server's PUSH_ACK."""
+
+    def __init__(self, server: tuple[str, int], gateway_eui: bytes, ack_timeout_s: float = 2.0, retries: int = 3):
+        if len(gateway_eui) != 8:
+            raise ValueError("a gateway EUI is 8 bytes")
+        self.server = server
+        self.gateway_eui = gateway_eui
+        self.ack_timeout_s = ack_timeout_s
+        self.retries = retries
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.settimeout(ack_timeout_s)
+        self._token = int.from_bytes(os.urandom(2), "big")
+        self._started = time.monotonic()
+        self.unacked = 0
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def _next_token(self) -> int:
+        self._token = (self._token + 1) & 0xFFFF
+        return self._token
+
+    def send(self, receptions: Sequence[Reception]) -> bool:
+        """Forward receptions in one PUSH_DATA; True once acknowledged (bounded retries)."""
+        tmst = int((time.monotonic() - self._started) * 1e6)
+        packet = push_data(self._next_token(), self.gateway_eui, [rxpk(rx, tmst) for rx in receptions])
+        token = struct.unpack(">H", packet[1:3])[0]
+        for _ in range(self.retries):
+            self.sock.sendto(packet, self.server)
+            deadline = time.monotonic() + self.ack_timeout_s
+            while time.monotonic() < deadline:
+                try:
+                    data, _ = self.sock.recvfrom(64)
+                except TimeoutError:
+                    break
+                if len(data) >= 4 and data[3] == PUSH_ACK and struct.unpack(">H", data[1:3])[0] == token:
+                    return True
+        self.unacked += 1
+        return False
