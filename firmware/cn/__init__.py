@@ -1,0 +1,1 @@
+"""citynode firmware package: frame encoder (frame), crypto (hmac256, aesctr), registry."""

@@ -1,0 +1,178 @@
+"""Per-device secrets for a fleet, in one JSON file only its owner can read.
+
+The file holds each device's 16-byte secret S (hex), its creation time and fingerprint
+(first 8 hex digits of SHA-256 of K_auth, safe to show), plus an audit trail of rotations
+and removals. It is created with mode 0600, refused if group or others can read it, and
+rewritten atomically (temp file, fsync, rename) under a lock file so two commands never
+lose each other's changes. Secrets are never printed by this module.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import secrets
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from citynode.errors import EXIT_SECURITY, EXIT_USAGE, CliError
+from citynode.protocol.counters import atomic_write
+from citynode.protocol.crypto import SECRET_LEN, derive_keys
+
+FORMAT = "citynode-keystore/1"
+
+
+class KeystoreError(CliError):
+    """A keystore problem the operator can fix (message + what to do)."""
+
+
+def parse_device_id(text: str | int) -> int:
+    """A device id from decimal ("42") or 0x-hex ("0x2a"); refuses 0 and 0xFFFFFFFF."""
+    if isinstance(text, int):
+        value = text
+    else:
+        t = text.strip().lower()
+        try:
+            value = int(t, 16) if t.startswith("0x") else int(t, 10)
+        except ValueError:
+            raise CliError(f"device id {text!r} is not a number",
+                           "write it in decimal (42) or hex with 0x (0x0000002a)") from None
+    if not 0 < value < 0xFFFFFFFF:
+        raise CliError(f"device id {text} is not valid: ids are 1..0xFFFFFFFE "
+                       "(0 and 0xFFFFFFFF look like blank memory)", "pick another id")
+    return value
+
+
+@dataclass(frozen=True)
+class KeyEntry:
+    device_id: int
+    secret: bytes
+    created: str  # ISO 8601, UTC
+
+    @property
+    def fingerprint(self) -> str:
+        return derive_keys(self.secret, self.device_id).fingerprint()
+
+    def public_json(self) -> dict[str, Any]:
+        """What may be shown: never the secret."""
+        return {"device_id": f"{self.device_id:08x}", "created": self.created, "fingerprint": self.fingerprint}
+
+    def __repr__(self) -> str:  # keep secrets out of logs and tracebacks
+        return f"KeyEntry(device_id={self.device_id:#010x}, fingerprint={self.fingerprint})"
+
+
+def _now() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+class Keystore:
+    """Keys by device id. Reads lazily; every change is locked, reloaded, applied and saved."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+
+    # ------------------------------------------------------------ reading
+
+    def _check_mode(self) -> None:
+        st = self.path.stat()
+        if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise KeystoreError(
+                f"keystore {self.path} can be read by group or others (mode {stat.S_IMODE(st.st_mode):04o})",
+                f"run: chmod 600 {self.path}", EXIT_SECURITY)
+
+    def _load(self) -> dict[str, Any]:
+        if not self.path.exists():
+            return {"format": FORMAT, "devices": {}, "audit": []}
+        self._check_mode()
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            raise KeystoreError(f"cannot read keystore {self.path}: {err}",
+                                "check the path; restore the file from your backup", EXIT_USAGE) from None
+        if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("devices"), dict):
+            raise KeystoreError(f"{self.path} is not a citynode keystore", "check the path", EXIT_USAGE)
+        return data
+
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    def require(self) -> None:
+        """Fail clearly if the keystore file does not exist (commands that only read)."""
+        if not self.path.exists():
+            raise KeystoreError(f"keystore {self.path} does not exist",
+                                f"create keys with: citynode keys new --keystore {self.path} --device-id ID")
+        self._check_mode()
+
+    def entries(self) -> list[KeyEntry]:
+        out = []
+        for dev, item in sorted(self._load()["devices"].items()):
+            secret = bytes.fromhex(item["secret"])
+            if len(secret) != SECRET_LEN:
+                raise KeystoreError(f"{self.path}: device {dev} has a malformed secret", "restore from backup")
+            out.append(KeyEntry(int(dev, 16), secret, item.get("created", "")))
+        return out
+
+    def secrets(self) -> dict[int, bytes]:
+        """device id -> secret S, the `keys` argument of citynode.protocol.decode."""
+        return {e.device_id: e.secret for e in self.entries()}
+
+    def get(self, device_id: int) -> KeyEntry | None:
+        for e in self.entries():
+            if e.device_id == device_id:
+                return e
+        return None
+
+    def audit(self) -> list[str]:
+        return list(self._load().get("audit", []))
+
+    # ------------------------------------------------------------ changes
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[dict[str, Any]]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            data = self._load()
+            yield data
+            atomic_write(self.path, (json.dumps(data, indent=1, sort_keys=True) + "\n").encode(), mode=0o600)
+        finally:
+            os.close(fd)
+
+    def add(self, device_id: int, *, force_rotate: bool = False) -> bytes:
+        """Create a random secret for a new device (or rotate with force_rotate); returns it."""
+        device_id = parse_device_id(device_id)
+        key = f"{device_id:08x}"
+        secret = secrets.token_bytes(SECRET_LEN)
+        with self._locked() as data:
+            old = data["devices"].get(key)
+            if old is not None and not force_rotate:
+                raise KeystoreError(
+                    f"device {key} already has a key (fingerprint "
+                    f"{derive_keys(bytes.fromhex(old['secret']), device_id).fingerprint()})",
+                    "use another id, or --force-rotate to replace it (the node must then be re-provisioned)",
+                    EXIT_SECURITY)
+            now = _now()
+            if old is not None:
+                old_fp = derive_keys(bytes.fromhex(old["secret"]), device_id).fingerprint()
+                new_fp = derive_keys(secret, device_id).fingerprint()
+                data.setdefault("audit", []).append(f"{now} rotated {key}: {old_fp} -> {new_fp}")
+            data["devices"][key] = {"secret": secret.hex(), "created": now}
+        return secret
+
+    def remove(self, device_id: int) -> bool:
+        """Forget a device's key (its frames can no longer be decoded). False if it had none."""
+        key = f"{parse_device_id(device_id):08x}"
+        with self._locked() as data:
+            old = data["devices"].pop(key, None)
+            if old is not None:
+                fp = derive_keys(bytes.fromhex(old["secret"]), int(key, 16)).fingerprint()
+                data.setdefault("audit", []).append(f"{_now()} removed {key}: {fp}")
+        return old is not None
