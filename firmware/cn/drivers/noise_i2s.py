@@ -1,0 +1,133 @@
+"""I2S MEMS microphone (INMP441, ICS-43434) for the noise node: 48 kHz, 24-bit data in
+32-bit slots, sensitivity -26 dBFS for a 94 dB SPL 1 kHz sine (dBFS: a full-scale sine is
+0 dBFS, so a 94 dB SPL sine has amplitude 2**23 * 10**(-26/20)).
+
+The noise node cannot deep-sleep: the node core calls poll() all the time (each call reads
+and processes whole 5 ms chunks until its deadline) and read() once per report, which
+closes the period: LAeq, LAmax, LA10, LA90 (cn.dsp.levels). The one-minute (series_s)
+LAeq samples for the frame's series come from take_minutes(out), as registry raw values.
+
+cfg: "offset_db" calibration offset added to every level (default 0; from a calibrator),
+"sensitivity_dbfs" (default -26), "block_ms" (125), "series_s" (60: the series sample length; set_series_s() too),
+"settle_ms" (500: the filter's 20 Hz
+poles and the mic's start-up are discarded after start()).
+"""
+
+import math
+from array import array
+
+from cn import registry as R
+from cn.drivers import base
+from cn.dsp import aweight, kernel
+from cn.dsp.levels import Levels
+
+CHUNK = aweight.CHUNK_MAX
+RATE = aweight.RATE
+
+
+def level_offset(sensitivity_dbfs, offset_db):
+    """dB to add to 10 log10(mean y^2) (y: filter output, F-scaled) to get dB SPL(A).
+
+    94 dB SPL gives a sine of amplitude A = 2**23 * 10**(s/20) in 24-bit units, mean square
+    A**2 / 2; the filter output carries FRAC_BITS fraction bits and the cascade's 1 kHz gain.
+    """
+    a = (1 << 23) * 10 ** (sensitivity_dbfs / 20)
+    ref = 10 * math.log10(a * a / 2) + 20 * aweight.FRAC_BITS * math.log10(2)
+    return 94.0 - ref - aweight.GAIN_DB + offset_db
+
+
+class NoiseI2S(base.Sensor):
+    NAME = "noise"
+    CHANNELS = (R.LAEQ, R.LAMAX, R.LA10, R.LA90)
+
+    def __init__(self, board, cfg, bus=None):
+        super().__init__(board, cfg)
+        self.i2s = bus
+        self.process, self.kernel_name = kernel()
+        self.state = aweight.new_state()
+        self.buf = array("i", bytes(4 * CHUNK))
+        block_ms = self.cfg.get("block_ms", 125)
+        self.chunks_per_block = max(1, (block_ms * RATE // 1000) // CHUNK)
+        self.block_n = self.chunks_per_block * CHUNK
+        self.set_series_s(self.cfg.get("series_s", 60))
+        self.offset = level_offset(self.cfg.get("sensitivity_dbfs", -26), self.cfg.get("offset_db", 0))
+        self.settle_chunks = (self.cfg.get("settle_ms", 500) * RATE // 1000) // CHUNK
+        self.pow4 = tuple(4.0 ** r for r in range(24))
+        self._restart()
+
+    def set_series_s(self, seconds):
+        """Length of one series sample (the node's series interval); restarts the statistics."""
+        self.levels = Levels((self.block_n * 1000) // RATE, seconds)
+
+    def _restart(self):
+        st = self.state
+        for i in range(len(st)):
+            st[i] = 0
+        self.skip = self.settle_chunks
+        self.block_e = 0.0
+        self.block_c = 0
+
+    def start(self):
+        if self.i2s is None:
+            self.i2s = base.make_i2s(self.board, RATE, 4 * CHUNK * 8)
+        self._restart()
+        return 0
+
+    def feed(self, buf, n):
+        """Process n samples (a full chunk, n <= CHUNK) of I2S words already in buf."""
+        st = self.state
+        self.process(buf, n, st, aweight.COEF)
+        if self.skip > 0:
+            self.skip -= 1
+            return
+        self.block_e += st[13] * self.pow4[st[14]]
+        self.block_c += 1
+        if self.block_c >= self.chunks_per_block:
+            db = 10 * math.log10(self.block_e / self.block_n + 1e-20) + self.offset
+            self.levels.add_block(db)
+            self.block_e = 0.0
+            self.block_c = 0
+
+    def poll(self, deadline):
+        """Read and process whole chunks until the deadline (each readinto takes 5 ms)."""
+        mv = memoryview(self.buf)
+        while base.remaining(deadline) > 0:
+            nb = self.i2s.readinto(mv)
+            if not nb:
+                base.sleep_ms(1)
+                continue
+            self.feed(self.buf, nb >> 2)
+
+    def read(self, values, deadline):
+        lv = self.levels
+        if not lv.count:
+            self.poll(deadline)
+        if not lv.count:
+            raise base.SensorError("noise: no complete block", base.E_TIMEOUT)
+        m = 0
+        for ch, db in ((R.LAEQ, lv.laeq()), (R.LAMAX, lv.lamax()), (R.LA10, lv.exceeded(10)),
+                       (R.LA90, lv.exceeded(90))):
+            m |= base.put(values, ch, int(db * 1000 + 0.5))
+        lv.reset_period()
+        return m
+
+    def take_minutes(self, out):
+        """Minute LAeq samples as registry raw values into out (oldest first); count."""
+        n = self.levels.take_minutes(out)
+        for i in range(n):
+            r = R.raw_from_milli(R.LAEQ, out[i] * 100)
+            out[i] = r if r >= 0 else (0 if out[i] < 200 else R.RAW_MAX[R.LAEQ])
+        return n
+
+    def stop(self):
+        if self.i2s is not None and hasattr(self.i2s, "deinit"):
+            self.i2s.deinit()
+            self.i2s = None
+
+    def selftest(self):
+        info = {"name": self.NAME, "kernel": self.kernel_name}
+        info.update(base.selftest_read(self))
+        return info
+
+
+DRIVER = NoiseI2S
