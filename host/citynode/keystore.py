@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from citynode.errors import EXIT_SECURITY, EXIT_USAGE, CliError
+from citynode.ids import parse_device_id
 from citynode.protocol.counters import atomic_write
 from citynode.protocol.crypto import SECRET_LEN, derive_keys
 
@@ -30,23 +31,6 @@ FORMAT = "citynode-keystore/1"
 
 class KeystoreError(CliError):
     """A keystore problem the operator can fix (message + what to do)."""
-
-
-def parse_device_id(text: str | int) -> int:
-    """A device id from decimal ("42") or 0x-hex ("0x2a"); refuses 0 and 0xFFFFFFFF."""
-    if isinstance(text, int):
-        value = text
-    else:
-        t = text.strip().lower()
-        try:
-            value = int(t, 16) if t.startswith("0x") else int(t, 10)
-        except ValueError:
-            raise CliError(f"device id {text!r} is not a number",
-                           "write it in decimal (42) or hex with 0x (0x0000002a)") from None
-    if not 0 < value < 0xFFFFFFFF:
-        raise CliError(f"device id {text} is not valid: ids are 1..0xFFFFFFFE "
-                       "(0 and 0xFFFFFFFF look like blank memory)", "pick another id")
-    return value
 
 
 @dataclass(frozen=True)

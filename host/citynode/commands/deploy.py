@@ -42,7 +42,7 @@ def resolve_ports(args: argparse.Namespace) -> list[str]:
     if args.all:
         from citynode import serialports
 
-        ports += [p for p in serialports.esp_ports() if p not in ports]
+        ports += [p.device for p in serialports.esp_ports() if p.device not in ports]
     if not ports:
         raise CliError("no port given", hint="use --port PORT (see citynode ports) or --all", exit_code=EXIT_USAGE)
     return ports

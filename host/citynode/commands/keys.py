@@ -12,7 +12,8 @@ import json
 import os
 
 from citynode.errors import EXIT_FAILED, CliError
-from citynode.keystore import Keystore, parse_device_id
+from citynode.ids import parse_device_id
+from citynode.keystore import Keystore
 
 EPILOG = """examples:
   citynode keys new --keystore fleet.keys --device-id 0x0000002a
