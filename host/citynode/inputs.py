@@ -13,7 +13,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-FORMATS = ("auto", "hex", "base64")
+FORMATS = ("auto", "hex", "base64", "json", "chirpstack", "tts", "rxpk")
+JSON_FORMATS = ("json", "chirpstack", "tts", "rxpk")
 BAD_INPUT = "bad_input"
 _HEX = re.compile(r"^(0x)?[0-9a-fA-F]+$")
 _HEX_SEPARATORS = re.compile(r"[\s:\-]")
@@ -71,6 +72,11 @@ def iter_frames(lines: Iterable[str], fmt: str = "auto") -> Iterator[InputFrame]
     for number, raw in enumerate(lines, start=1):
         text = raw.strip()
         if not text or text.startswith("#"):
+            continue
+        if fmt in JSON_FORMATS or (fmt == "auto" and text.startswith("{")):
+            from citynode.backend.formats import input_frames  # lazy: formats imports this module
+
+            yield from input_frames(text, number, fmt)
             continue
         frame = parse_line(text, fmt)
         if frame is None:
