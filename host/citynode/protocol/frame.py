@@ -2,16 +2,23 @@
 
 `encode` is the host's reference encoder (vectors, simulators, tests); nodes use the
 allocation-free firmware encoder cn/frame.py, which vectors.json keeps byte-identical.
+
+`decode` is a backend's hot path (bench/bench_protocol.py): header bytes are looked up in a
+table, per-device keys and HMAC pad states are cached (crypto.DeviceCrypto), and well-formed
+bodies go through compiled plans (plans.py); every error comes from the step-by-step code
+(`_reject_header`, `_reject_tag`, `_parse_body`), so the reasons cannot drift.
 """
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import Mapping, Sequence
-from typing import cast
+import struct
+from collections.abc import Callable, Mapping, Sequence
+from hmac import compare_digest
+from typing import NoReturn, cast
 
 from citynode.protocol.counters import CounterStore
-from citynode.protocol.crypto import check_device_id, ctr_xor, derive_keys, frame_tag
+from citynode.protocol.crypto import check_device_id, ctr_xor, derive_keys, device_crypto, frame_tag
 from citynode.protocol.errors import (
     BadTag,
     CounterGap,
@@ -26,10 +33,12 @@ from citynode.protocol.errors import (
     UnknownVersion,
     ValueOutOfRange,
 )
+from citynode.protocol.plans import plans_for
 from citynode.protocol.registry import Channel, Profile, Registry, load_registry
-from citynode.protocol.types import DecodedFrame, Reading, Status
+from citynode.protocol.types import DecodedFrame, Reading, Status, new_decoded_frame
 
 REGISTRY: Registry = load_registry()
+_DEFAULT_PLANS = plans_for(REGISTRY)
 
 VERSION = 1
 MAX_FRAME = 255
@@ -237,6 +246,52 @@ def _tag_ok(k_auth: bytes, fcnt: int, msg: bytes, tag: bytes) -> bool:
     return hmac.compare_digest(frame_tag(k_auth, fcnt, msg, len(tag)), tag)
 
 
+# What each header byte says: (tag length, LONGCTR, ENC, STATUS, header+id+counter length,
+# unpacker of device id and counter field), or None if SPEC.md section 5 steps 2-3 reject it.
+Header = tuple[int, bool, bool, bool, int, Callable[[bytes, int], tuple[int, int]]]
+
+
+def _header(head: int) -> Header | None:
+    taglen_code = (head >> 3) & 3
+    if head >> 6 != VERSION or head & 1 or taglen_code == 3:
+        return None
+    long_counter = bool(head & 4)
+    unpack = struct.Struct(">II" if long_counter else ">IH").unpack_from
+    return (TAG_LENS[taglen_code], long_counter, bool(head & 0x20), bool(head & 2), 9 if long_counter else 7,
+            cast("Callable[[bytes, int], tuple[int, int]]", unpack))
+
+
+_HEADERS: tuple[Header | None, ...] = tuple(_header(h) for h in range(256))
+
+
+def _reject_header(frame: bytes) -> NoReturn:
+    """Steps 1-3 for a frame whose length or header byte _HEADERS does not accept."""
+    n = len(frame)
+    if n < MIN_HEAD:
+        raise TooShort(f"{n} bytes; a frame has at least {MIN_HEAD} before its body and tag")
+    if n > MAX_FRAME:
+        raise TooLong(f"{n} bytes; a LoRa frame has at most {MAX_FRAME}")
+    head = frame[0]
+    if head >> 6 != VERSION:
+        raise UnknownVersion(f"header version bits are {head >> 6:02b}; this decoder knows v1 (01)")
+    raise ReservedBit(f"header {head:08b} sets a reserved bit or the reserved tag length 11")
+
+
+def _reject_tag(k_auth: bytes, device_id: int, field: int, long_counter: bool, last: int | None,
+                msg: bytes, tag: bytes) -> NoReturn:
+    """Step 7 after the tag failed: replay, counter_unknown or bad_tag."""
+    if not long_counter and last is not None:
+        base = (last & 0xFFFF0000) | field
+        for cand in (base, base - 0x10000):
+            if 0 <= cand <= last and _tag_ok(k_auth, cand, msg, tag):
+                raise Replay(f"device {device_id:08x}: counter {cand} was already used (last {last})")
+    if not long_counter and last is None:
+        raise CounterUnknown(
+            f"device {device_id:08x}: no counter known and the frame carries only 16 bits; "
+            "wait for a long-counter frame (sent at least every 256 frames)")
+    raise BadTag(f"device {device_id:08x}: the tag does not match (wrong key or altered frame)")
+
+
 def decode(
     frame: bytes | bytearray | memoryview,
     keys: Mapping[int, bytes],
@@ -248,49 +303,29 @@ def decode(
     keys maps device id -> 16-byte secret S. With counters, replays are refused and the
     counter is committed on success; without, FCNT is reconstructed as for an unknown device.
     """
-    frame = bytes(frame)
+    if type(frame) is not bytes:
+        frame = bytes(frame)
     n = len(frame)
     # 1-4: shape of the header
-    if n < MIN_HEAD:
-        raise TooShort(f"{n} bytes; a frame has at least {MIN_HEAD} before its body and tag")
-    if n > MAX_FRAME:
-        raise TooLong(f"{n} bytes; a LoRa frame has at most {MAX_FRAME}")
-    head = frame[0]
-    if head >> 6 != VERSION:
-        raise UnknownVersion(f"header version bits are {head >> 6:02b}; this decoder knows v1 (01)")
-    taglen_code = (head >> 3) & 3
-    if head & 1 or taglen_code == 3:
-        raise ReservedBit(f"header {head:08b} sets a reserved bit or the reserved tag length 11")
-    tag_len = TAG_LENS[taglen_code]
-    long_counter = bool(head & 4)
-    encrypted = bool(head & 0x20)
-    has_status = bool(head & 2)
-    head_len = 9 if long_counter else 7
+    hdr = _HEADERS[frame[0]] if MIN_HEAD <= n <= MAX_FRAME else None
+    if hdr is None:
+        _reject_header(frame)
+    tag_len, long_counter, encrypted, has_status, head_len, unpack = hdr
     if n < head_len + 1 + tag_len:
         raise TooShort(f"{n} bytes; this header needs at least {head_len + 1 + tag_len}")
     # 5: key
-    device_id = int.from_bytes(frame[1:5], "big")
+    device_id, field = unpack(frame, 1)
     secret = keys.get(device_id)
     if secret is None:
         raise UnknownDevice(f"no key for device {device_id:08x}")
-    dkeys = derive_keys(bytes(secret), device_id)
+    dev = device_crypto(secret, device_id)
     # 6: counter
-    field = int.from_bytes(frame[5:head_len], "big")
     last = counters.last(device_id) if counters is not None else None
-    fcnt = _reconstruct(field, long_counter, last)
+    fcnt = field if last is None else _reconstruct(field, long_counter, last)
     # 7: tag
     msg, tag = frame[:-tag_len], frame[-tag_len:]
-    if not _tag_ok(dkeys.auth, fcnt, msg, tag):
-        if not long_counter and last is not None:
-            base = (last & 0xFFFF0000) | field
-            for cand in (base, base - 0x10000):
-                if 0 <= cand <= last and _tag_ok(dkeys.auth, cand, msg, tag):
-                    raise Replay(f"device {device_id:08x}: counter {cand} was already used (last {last})")
-        if not long_counter and last is None:
-            raise CounterUnknown(
-                f"device {device_id:08x}: no counter known and the frame carries only 16 bits; "
-                "wait for a long-counter frame (sent at least every 256 frames)")
-        raise BadTag(f"device {device_id:08x}: the tag does not match (wrong key or altered frame)")
+    if not (fcnt <= U32 and compare_digest(dev.tag_key.digest(fcnt.to_bytes(4, "big"), msg)[:tag_len], tag)):
+        _reject_tag(dev.keys.auth, device_id, field, long_counter, last, msg, tag)
     # 8: replay and gap
     if last is not None:
         if fcnt <= last:
@@ -298,16 +333,27 @@ def decode(
         if not long_counter and fcnt - last > MAX_GAP:
             raise CounterGap(f"device {device_id:08x}: counter jumped from {last} to {fcnt} "
                              f"(more than {MAX_GAP}) on a 16-bit counter")
-    # 9: body
+    # 9: body: a compiled plan for well-formed frames, else the reference parser (which raises)
     body = frame[head_len:-tag_len]
     if encrypted:
-        body = ctr_xor(dkeys.enc, device_id, fcnt, body)
-    status, profile, readings = _parse_body(body, has_status, registry)
+        body = dev.ctr_xor(fcnt, body)
+    status = _CLEAR
+    packed = body
+    if has_status:
+        sbyte = body[0]
+        pos = 2 if sbyte & 0x80 else 1
+        packed = body[pos:]
+        if packed:
+            status = _status(sbyte, body[1] if pos == 2 else None, registry)
+    parsed = (_DEFAULT_PLANS if registry is REGISTRY else plans_for(registry)).parse(packed)
+    if parsed is None:
+        status, profile, readings = _parse_body(body, has_status, registry)
+    else:
+        profile, readings = parsed
     # 10: commit
     if counters is not None and not counters.advance(device_id, fcnt):
         raise Replay(f"device {device_id:08x}: counter {fcnt} was accepted concurrently")
-    return DecodedFrame(device_id=device_id, counter=fcnt, long_counter=long_counter, encrypted=encrypted,
-                        tag_len=tag_len, profile=profile, status=status, readings=readings, raw=frame)
+    return new_decoded_frame(device_id, fcnt, long_counter, encrypted, tag_len, profile, status, readings, frame)
 
 
 _CLEAR = Status()

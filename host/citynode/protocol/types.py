@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from citynode.protocol.registry import Registry
@@ -125,3 +125,27 @@ class DecodedFrame:
             else:
                 out.setdefault(r.channel, []).append(r.value)
         return out
+
+
+_FRAME_FIELDS = ("device_id", "counter", "long_counter", "encrypted", "tag_len", "profile", "status", "readings", "raw")
+assert tuple(f.name for f in fields(DecodedFrame)) == _FRAME_FIELDS, "new_decoded_frame must set every field"
+_new = object.__new__
+
+
+def new_decoded_frame(device_id: int, counter: int, long_counter: bool, encrypted: bool, tag_len: int, profile: str,
+                      status: Status, readings: list[Reading], raw: bytes) -> DecodedFrame:
+    """DecodedFrame(...) for the decoder's hot path: fills the instance dict directly instead of
+    the frozen dataclass __init__'s nine object.__setattr__ calls (about 1.1 us against 0.3 us).
+    The result is an ordinary DecodedFrame: same class, fields, equality, repr, immutability."""
+    f = _new(DecodedFrame)
+    d = f.__dict__
+    d["device_id"] = device_id
+    d["counter"] = counter
+    d["long_counter"] = long_counter
+    d["encrypted"] = encrypted
+    d["tag_len"] = tag_len
+    d["profile"] = profile
+    d["status"] = status
+    d["readings"] = readings
+    d["raw"] = raw
+    return f
