@@ -151,6 +151,40 @@ class Keystore:
             data["devices"][key] = {"secret": secret.hex(), "created": now}
         return secret
 
+    # ------------------------------------------------------------ staged rotation
+
+    def pending(self, device_id: int) -> bytes | None:
+        """A key generated for a device but not yet confirmed on it (see stage)."""
+        item = self._load().get("pending", {}).get(f"{parse_device_id(device_id):08x}")
+        return bytes.fromhex(item["secret"]) if item else None
+
+    def stage(self, device_id: int, secret: bytes | None = None) -> bytes:
+        """Keep a device's next key (a new random one unless given) beside the current one until
+        the device proves it holds it (promote). A rotation cut half-way never loses either key."""
+        device_id = parse_device_id(device_id)
+        key = f"{device_id:08x}"
+        with self._locked() as data:
+            staged = data.setdefault("pending", {})
+            if key not in staged:
+                chosen = secret if secret is not None else secrets.token_bytes(SECRET_LEN)
+                staged[key] = {"secret": chosen.hex(), "created": _now()}
+            return bytes.fromhex(staged[key]["secret"])
+
+    def promote(self, device_id: int) -> None:
+        """The device holds its staged key: make it the current one (audited)."""
+        device_id = parse_device_id(device_id)
+        key = f"{device_id:08x}"
+        with self._locked() as data:
+            item = data.get("pending", {}).pop(key, None)
+            if item is None:
+                return
+            old = data["devices"].get(key)
+            new_fp = derive_keys(bytes.fromhex(item["secret"]), device_id).fingerprint()
+            if old is not None and old["secret"] != item["secret"]:
+                old_fp = derive_keys(bytes.fromhex(old["secret"]), device_id).fingerprint()
+                data.setdefault("audit", []).append(f"{_now()} rotated {key}: {old_fp} -> {new_fp}")
+            data["devices"][key] = old if old is not None and old["secret"] == item["secret"] else item
+
     def remove(self, device_id: int) -> bool:
         """Forget a device's key (its frames can no longer be decoded). False if it had none."""
         key = f"{parse_device_id(device_id):08x}"

@@ -74,14 +74,28 @@ def check_compatible(board: Board, device: DeviceInfo, report: DeployReport) -> 
     return device.arch
 
 
-def install_radio_driver(port: str, board: Board, device: DeviceInfo, mip_index: str | None) -> str:
-    if device.lora == "built-in" or (device.lora or "").startswith(".frozen"):
-        return "built into the firmware image (not installed)"
+def install_radio_driver(port: str, board: Board, device: DeviceInfo, mip_index: str | None,
+                         report: DeployReport) -> str:
+    """micropython-lib's LoRa driver for the board's radio, with mip (mpremote mip install)."""
+    if device.lora is not None and device.lora not in device.files:
+        return "built into the firmware image (frozen): not installed"
     args = ["mip", "install"]
     if mip_index:
         args += ["--index", mip_index]
     args += ["lora-sync", board.radio_package]
-    out = mpremote(port, *args)
+    try:
+        out = mpremote(port, *args)
+    except CliError as err:
+        where = mip_index or "micropython.org"
+        if device.lora is None:
+            raise CliError(
+                f"could not install the radio driver {board.radio_package} from {where}: {err.message}",
+                hint="connect to the internet, or give --mip-index DIR with a local mirror of the mip index "
+                "(or --no-radio-driver to skip)",
+                exit_code=err.exit_code,
+            ) from None
+        report.notes.append(f"radio driver not updated ({where} unreachable); the installed one is kept")
+        return f"{board.radio_package} (kept: {device.lora})"
     installed = sum(1 for line in out.splitlines() if line.startswith("Installing:"))
     return f"{board.radio_package} ({'up to date' if installed == 0 else f'{installed} files installed'})"
 
@@ -122,7 +136,7 @@ def deploy_board(
     mpremote(port, *commands[:-1])
 
     if radio_driver:
-        report.radio_driver = install_radio_driver(port, board, device, mip_index)
+        report.radio_driver = install_radio_driver(port, board, device, mip_index, report)
     else:
         report.radio_driver = "skipped (--no-radio-driver)"
 
@@ -138,6 +152,6 @@ def deploy_board(
         )
     report.verified = True
     if reset:
-        mpremote(port, "soft-reset")
+        mpremote(port, "reset")  # a chip reset: boot.py then main.py run, as after power-on
     report.seconds = round(time.monotonic() - started, 2)
     return report

@@ -1,5 +1,7 @@
 """Compile the firmware tree to .mpy for one MicroPython version and architecture.
 
+Plain modules become bytecode-only .mpy, which any port running that MicroPython version
+loads; only the native kernels (`*_viper.py`) are compiled for the board's architecture.
 The output is byte-for-byte deterministic (source names are relative), so mpremote's
 hash check sends nothing when the tree has not changed.
 """
@@ -49,7 +51,8 @@ def build_firmware(version: tuple[int, ...], arch: str | None, out_dir: Path | N
         shutil.rmtree(root)
     root.mkdir(parents=True)
     result = BuildResult(root=root)
-    compiler = mpy_cross_args(version, arch)
+    bytecode = mpy_cross_args(version, None)
+    native = mpy_cross_args(version, arch)
     for src in sorted(src_root.rglob("*.py")):
         rel = src.relative_to(src_root).as_posix()
         if "__pycache__" in rel:
@@ -60,9 +63,11 @@ def build_firmware(version: tuple[int, ...], arch: str | None, out_dir: Path | N
             shutil.copyfile(src, dest)
             result.files[rel] = dest
             continue
-        if rel.endswith(NATIVE_SUFFIX) and not arch:
+        is_native = rel.endswith(NATIVE_SUFFIX)
+        if is_native and not arch:
             result.skipped.append(f"{rel}: native kernel needs a native architecture (its plain twin is used)")
             continue
+        compiler = native if is_native else bytecode
         dest = root / (rel[:-3] + ".mpy")
         dest.parent.mkdir(parents=True, exist_ok=True)
         proc = subprocess.run(
