@@ -24,7 +24,6 @@ export function makeHost(w) {
   let aesNext = 1;
   let lastAcct = clock.nowUs();
   let rxMeta = null;
-  const written = new Set(); // pins the firmware drove (their level is the model's)
   const uartBuf = new Map();
 
   const view = (addr, n) => new Uint8Array(w.mem().buffer, addr, n);
@@ -186,17 +185,13 @@ export function makeHost(w) {
     // ---- pins, ADC
     pin_write: (pin, v) => {
       account();
-      written.add(pin);
       w.hw.pinWrite(pin, v ? 1 : 0);
     },
     /** pull: 0 none, 1 down, 2 up. An input nothing drives reads its pull level. */
     pin_read: (pin, pull) => {
       account();
       const name = pull === 2 ? "up" : pull === 1 ? "down" : null;
-      const v = w.hw.pinRead(pin, name) ? 1 : 0;
-      // Models whose pinRead(pin) does not take the pull answer 0 for undriven pins.
-      if (w.hw.pinRead.length < 2 && v === 0 && name === "up" && !written.has(pin)) return 1;
-      return v;
+      return w.hw.pinRead(pin, name) ? 1 : 0;
     },
     adc_uv: (pin) => {
       account();

@@ -14,7 +14,7 @@
 //                                          mic samples, 24-bit left-justified in 32-bit little-endian words (bits 32).
 //                                          The stream is continuous: if the firmware reads faster than real time
 //                                          the core should advance the clock by nBytes / (rate * bytes per frame).
-//     pinWrite(pin, value); pinRead(pin) -> 0|1   sensor power (board sensor_power, active_low honoured), LED, ...
+//     pinWrite(pin, value); pinRead(pin, pull?) -> 0|1   (pull "up": undriven reads 1) sensor power (board sensor_power, active_low honoured), LED, ...
 //     radioSend(bytes, cfg) -> {airtimeMs}  cfg = the lora_cfg dict (or its JSON); throws RangeError past 255 bytes.
 //                                          Does NOT drain the battery: call load("radio", airtimeMs).
 //     radioRecv(timeoutMs, cfg?) -> Uint8Array | null   extension: the result carries t_ms (end of reception),
@@ -270,10 +270,11 @@ export function createHardware(board, scenario, clock) {
       }
     },
 
-    pinRead(pin) {
+    pinRead(pin, pull) {
       const input = ctx.inputs[String(pin)];
       if (input) return input(now() / 1000) >= 0.5 ? 1 : 0;
-      return pins.get(pin) ?? 0;
+      // An undriven input reads its pull: a pulled-up button (GPIO0 BOOT) reads 1 until pressed.
+      return pins.get(pin) ?? (pull === "up" ? 1 : 0);
     },
 
     radioSend(bytes, cfg) {
