@@ -56,7 +56,7 @@ def test_registry_survives_reopen_and_exports_without_keys(tmp_path: Path) -> No
         assert main(["fleet", "--fleet", str(path), "export", "--format", "csv"]) == 0
     rows = list(csv.DictReader(io.StringIO(out.getvalue())))
     assert rows[0]["device_id"] == "0000002a" and rows[0]["site"] == "parc-est"
-    assert not any("secret" in column or "key" == column for column in rows[0])
+    assert not any("secret" in column or column == "key" for column in rows[0])
 
     out = io.StringIO()
     with redirect_stdout(out):

@@ -333,3 +333,38 @@ result({"out": out, "elapsed": clock.t - t0, "kernel": d.kernel_name})
     assert r["out"] == 1
     assert 250 <= r["elapsed"] <= 255
     assert r["kernel"] == "python"  # the VM cannot compile viper: the loader fell back to the twin
+
+
+def test_sampled_mode_measures_one_block_per_interval_at_the_right_level() -> None:
+    """sample_every_ms: one 125 ms block per second stands for that second; a steady 74 dB SPL
+    tone still reads 74 dB, a minute holds 60 blocks, and the gaps are slept, not processed."""
+    amp = AMP_94 * 10 ** ((74 - 94) / 20)
+    r = run_fw(f"""
+import math, fwbus
+from cn.drivers.noise_i2s import NoiseI2S
+clock = fwbus.Clock().install()
+AMP = {amp!r}
+class ToneMic:
+    '''An I2S bus delivering a 1 kHz sine in real time: 5 ms of sound per CHUNK words read.'''
+    def __init__(self):
+        self.words = 0
+    def readinto(self, mv):
+        n = len(mv)
+        t0 = clock.t * 48
+        for i in range(n):
+            mv[i] = int(AMP * math.sin(2 * math.pi * 1000 * (t0 + i) / 48000)) << 8
+        clock.sleep(n // 48)
+        self.words += n
+        return 4 * n
+mic = ToneMic()
+drv = NoiseI2S({{}}, {{"sample_every_ms": 1000, "settle_ms": 125}}, bus=mic)
+drv.start()
+drv.poll(clock.t + 60500)
+lv = drv.levels
+result({{"blocks": lv.count, "laeq": lv.laeq(), "words": mic.words, "slept": clock.slept}})
+""")
+    assert 60 <= r["blocks"] <= 61  # one per second over 60.5 s, the first right after start
+    assert r["laeq"] == pytest.approx(74.0, abs=0.3)
+    # processed sound: about 60 x (125 ms + the drained buffer + 40 ms settle), not 60 s of it
+    assert r["words"] < 60 * 48 * (125 + 40 + 5 * 8 + 10)
+    assert r["slept"] > 45_000

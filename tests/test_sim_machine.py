@@ -111,3 +111,27 @@ print(time.ticks_diff(time.ticks_ms(), t0) <= 3000, UART(2, 9600, timeout=0).rea
     lines = out.splitlines()
     assert lines[0] == "True True True 12.3"  # the SDS011's data frame, PM2.5 in 0.1 ug/m3
     assert lines[1] == "True None"  # a fresh UART starts empty; timeout 0 does not wait
+
+
+MIC = {"devices": [{"id": "mic", "type": "inmp441",
+                    "signals": [{"kind": "tone", "freq": 1000, "db_spl": 94}]}]}
+
+
+@pytest.mark.parametrize("virtual_board", [{"scenario": MIC}], indirect=True)
+def test_i2s_fills_a_word_array_by_bytes_and_takes_its_time(virtual_board: Board) -> None:
+    """readinto counts a buffer in bytes, as the port's C code does: an array('i') of 960 words
+    is 3840 bytes of 32-bit slots, 20 ms of 48 kHz mono audio."""
+    port, _ = virtual_board
+    out = run(port, """from machine import I2S, Pin
+from array import array
+import time
+mic = I2S(0, sck=Pin(13), ws=Pin(12), sd=Pin(34), mode=I2S.RX, bits=32, format=I2S.MONO, rate=48000, ibuf=40000)
+words = array("i", bytes(4 * 960))
+t0 = time.ticks_us()
+n = mic.readinto(memoryview(words))
+print(n, time.ticks_diff(time.ticks_us(), t0) // 1000, sum(1 for w in words if w == 0) < 10)
+""")
+    n, elapsed_ms, filled = out.split()
+    assert int(n) == 3840
+    assert 19 <= int(elapsed_ms) <= 25  # 960 samples at 48 kHz are 20 ms of sound
+    assert filled == "True"  # every word carries audio, not only the first quarter

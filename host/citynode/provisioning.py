@@ -193,7 +193,8 @@ class Provisioner:
             locked=int(bool(plan.lock or info.get("locked"))),
             provisioned_at=time.time(),
         )
-        self.client.run()
+        # A clean boot into the committed config, watchdog and all (REBOOT drops nothing: all is committed).
+        self.client.reboot()
         result.seconds = round(time.monotonic() - started, 2)
         return result
 

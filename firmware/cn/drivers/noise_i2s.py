@@ -10,7 +10,13 @@ LAeq samples for the frame's series come from take_minutes(out), as registry raw
 cfg: "offset_db" calibration offset added to every level (default 0; from a calibrator),
 "sensitivity_dbfs" (default -26), "block_ms" (125), "series_s" (60: the series sample length; set_series_s() too),
 "settle_ms" (500: the filter's 20 Hz
-poles and the mic's start-up are discarded after start()).
+poles and the mic's start-up are discarded after start()),
+"sample_every_ms" (default = block_ms: continuous measurement, as a sound level meter does).
+A longer interval measures one block per interval (a sampled Leq: each block stands for its
+interval in the statistics) and sleeps in between, for a solar node or the virtual board,
+whose WebAssembly VM cannot run the filter at 48 kHz in real time. After each gap the I2S
+DMA buffer is drained unprocessed (it holds old sound) and GAP_SETTLE_MS of filter output is
+discarded (the 20 Hz poles ring for about 8 ms after a splice).
 """
 
 import math
@@ -23,6 +29,8 @@ from cn.dsp.levels import Levels
 
 CHUNK = aweight.CHUNK_MAX
 RATE = aweight.RATE
+IBUF_CHUNKS = 8  # the I2S DMA buffer, in chunks (make_i2s)
+GAP_SETTLE_MS = 40
 
 
 def level_offset(sensitivity_dbfs, offset_db):
@@ -49,6 +57,11 @@ class NoiseI2S(base.Sensor):
         block_ms = self.cfg.get("block_ms", 125)
         self.chunks_per_block = max(1, (block_ms * RATE // 1000) // CHUNK)
         self.block_n = self.chunks_per_block * CHUNK
+        block_ms = (self.block_n * 1000) // RATE
+        self.every_ms = max(block_ms, self.cfg.get("sample_every_ms", block_ms))
+        self.gap_ms = self.every_ms - block_ms
+        self.resume_at = None  # sampled mode: ticks_ms when the next measuring cycle starts
+        self.cycle_at = 0  # sampled mode: when the current cycle (drain, settle, block) started
         self.set_series_s(self.cfg.get("series_s", 60))
         self.offset = level_offset(self.cfg.get("sensitivity_dbfs", -26), self.cfg.get("offset_db", 0))
         self.settle_chunks = (self.cfg.get("settle_ms", 500) * RATE // 1000) // CHUNK
@@ -57,7 +70,7 @@ class NoiseI2S(base.Sensor):
 
     def set_series_s(self, seconds):
         """Length of one series sample (the node's series interval); restarts the statistics."""
-        self.levels = Levels((self.block_n * 1000) // RATE, seconds)
+        self.levels = Levels(self.every_ms, seconds)  # each measured block stands for its interval
 
     def _restart(self):
         st = self.state
@@ -66,20 +79,23 @@ class NoiseI2S(base.Sensor):
         self.skip = self.settle_chunks
         self.block_e = 0.0
         self.block_c = 0
+        self.resume_at = None
+        self.cycle_at = base.ticks_ms()
 
     def start(self):
         if self.i2s is None:
-            self.i2s = base.make_i2s(self.board, RATE, 4 * CHUNK * 8)
+            self.i2s = base.make_i2s(self.board, RATE, 4 * CHUNK * IBUF_CHUNKS)
         self._restart()
         return 0
 
     def feed(self, buf, n):
-        """Process n samples (a full chunk, n <= CHUNK) of I2S words already in buf."""
+        """Process n samples (a full chunk, n <= CHUNK) of I2S words already in buf; True when
+        this chunk completed a block."""
         st = self.state
         self.process(buf, n, st, aweight.COEF)
         if self.skip > 0:
             self.skip -= 1
-            return
+            return False
         self.block_e += st[13] * self.pow4[st[14]]
         self.block_c += 1
         if self.block_c >= self.chunks_per_block:
@@ -87,16 +103,30 @@ class NoiseI2S(base.Sensor):
             self.levels.add_block(db)
             self.block_e = 0.0
             self.block_c = 0
+            return True
+        return False
 
     def poll(self, deadline):
-        """Read and process whole chunks until the deadline (each readinto takes 5 ms)."""
+        """Read and process whole chunks until the deadline (each readinto takes 5 ms); in
+        sampled mode, sleep through the gaps between measured blocks."""
         mv = memoryview(self.buf)
         while base.remaining(deadline) > 0:
+            if self.resume_at is not None:
+                wait = base.time.ticks_diff(self.resume_at, base.ticks_ms())
+                if wait > 0:
+                    base.sleep_ms(min(wait, base.remaining(deadline)))
+                    continue
+                self.resume_at = None
+                self.cycle_at = base.ticks_ms()
+                for _ in range(IBUF_CHUNKS):  # old sound waiting in the DMA buffer
+                    self.i2s.readinto(mv)
+                self.skip = (GAP_SETTLE_MS * RATE // 1000 + CHUNK - 1) // CHUNK
             nb = self.i2s.readinto(mv)
             if not nb:
                 base.sleep_ms(1)
                 continue
-            self.feed(self.buf, nb >> 2)
+            if self.feed(self.buf, nb >> 2) and self.gap_ms:
+                self.resume_at = base.time.ticks_add(self.cycle_at, self.every_ms)
 
     def read(self, values, deadline):
         lv = self.levels

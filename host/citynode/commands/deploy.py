@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--board", required=True, choices=board_names(), help="board file (boards/NAME.json)")
     parser.add_argument("--mip-index", help="package index URL or local mirror directory for mip")
     parser.add_argument("--no-radio-driver", action="store_true", help="do not install the LoRa driver")
-    parser.add_argument("--no-reset", action="store_true", help="do not reset the board afterwards (it then waits at the REPL)")
+    parser.add_argument("--no-reset", action="store_true", help="leave the board at the REPL (no reset)")
     parser.add_argument("--json", action="store_true", help="machine-readable results")
     parser.set_defaults(func=run)
 

@@ -47,6 +47,7 @@ class DemoNode:
     scenario: str
     site: str
     vboard: VirtualBoard | None = None
+    origin_ms: int = 0  # the board's virtual clock at the demo's midnight
     sent: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -80,7 +81,7 @@ def free_udp_port() -> int:
         return int(s.getsockname()[1])
 
 
-def reception(packet: dict[str, Any]) -> Reception:
+def reception(packet: dict[str, Any], origin_ms: int = 0) -> Reception:
     cfg = packet.get("cfg") or {}
     return Reception(
         payload=bytes.fromhex(packet["bytes"]),
@@ -88,7 +89,7 @@ def reception(packet: dict[str, Any]) -> Reception:
         sf=int(cfg.get("sf", 12)),
         rssi=int(packet.get("rssi", -95)),
         snr=float(packet.get("snr", 7.0)),
-        time_s=DAY_START + packet["t_ms"] / 1000,
+        time_s=DAY_START + (packet["t_ms"] - origin_ms) / 1000,
     )
 
 
@@ -122,8 +123,20 @@ def main(argv: list[str] | None = None) -> int:
         console.print("[green]✓[/green] firmware deployed to the four boards (citynode deploy)")
         for node in NODES:
             assert node.vboard is not None
+            # Hold virtual time a minute ahead: once provisioned, a node sleeps until the day starts.
+            node.origin_ms = node.vboard.control.virtual_ms() + 60_000
+            node.vboard.control.set_time_limit(node.origin_ms)
+            kind_args = ["--kind", node.kind]
+            if node.kind == "noise":
+                # The WebAssembly VM cannot A-weight 48 kHz audio in real time for a simulated day: the
+                # virtual noise node measures one 125 ms block per minute (a sampled Leq). Real
+                # boards measure continuously (the driver's default).
+                config = out / "noise-node.json"
+                config.write_text(json.dumps({"version": 1, "kind": "noise", "sensors": [
+                    {"type": "noise_i2s", "sample_every_ms": 60000}]}))
+                kind_args = ["--config", str(config)]
             citynode("provision", "--port", node.vboard.port, "--device-id", f"{node.device_id:08x}",
-                     "--kind", node.kind, "--board", node.board, "--site", node.site, env=env, log=log)
+                     *kind_args, "--board", node.board, "--site", node.site, env=env, log=log)
             console.print(f"[green]✓[/green] {node.name} node provisioned as {node.device_id:08x} "
                           f"(key in {out.name}/fleet.keys, proven by challenge, test frame verified)")
 
@@ -141,9 +154,9 @@ def main(argv: list[str] | None = None) -> int:
 
         captured: list[dict[str, Any]] = []
         for hour in range(1, args.hours + 1):
-            def advance(node: DemoNode) -> list[dict[str, Any]]:
+            def advance(node: DemoNode, hour: int = hour) -> list[dict[str, Any]]:
                 assert node.vboard is not None
-                node.vboard.advance(HOUR_MS)
+                node.vboard.control.run_until(node.origin_ms + hour * HOUR_MS, timeout=600)
                 return node.vboard.radio_packets()
 
             with ThreadPoolExecutor(max_workers=len(NODES)) as pool:
@@ -151,11 +164,11 @@ def main(argv: list[str] | None = None) -> int:
             for node, packets in zip(NODES, batches, strict=True):
                 node.sent.extend(packets)
                 for packet in packets:
-                    gateway.send([reception(packet)])
+                    gateway.send([reception(packet, node.origin_ms)])
                     if node.kind == "soil" and len(captured) < 3:
                         captured.append(packet)
             if hour == args.hours // 2 and captured:
-                attack(captured, udp_port, hour)
+                attack(captured, udp_port, NODES[0].origin_ms + hour * HOUR_MS, NODES[0].origin_ms)
                 console.print("[yellow]![/yellow] attacker at a rogue gateway: 6 forged soil frames (key guessing) "
                               f"and {len(captured)} replayed old ones")
             console.print(f"  simulated {hour:2d} h: "
@@ -202,20 +215,20 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def attack(captured: list[dict[str, Any]], udp_port: int, hour: int) -> None:
+def attack(captured: list[dict[str, Any]], udp_port: int, t_ms: int, origin_ms: int) -> None:
     """Forged frames (a genuine one with changed readings and guessed tags) and replays of old genuine ones.
 
     Enough of each to cross the backend's default alert thresholds (citynode serve rules).
     """
     rogue = Forwarder(("127.0.0.1", udp_port), ROGUE_EUI)
-    when = {**captured[0], "t_ms": hour * HOUR_MS}
+    when = {**captured[0], "t_ms": t_ms}
     for attempt in range(6):
         forged = bytearray(bytes.fromhex(captured[-1]["bytes"]))
         forged[8] ^= 0x40  # inside the body: a drier soil reading, to trigger irrigation
         forged[-1] ^= attempt + 1  # a guessed tag
-        rogue.send([reception({**when, "bytes": bytes(forged).hex()})])
+        rogue.send([reception({**when, "bytes": bytes(forged).hex()}, origin_ms)])
     for packet in captured:
-        rogue.send([reception({**when, "bytes": packet["bytes"]})])
+        rogue.send([reception({**when, "bytes": packet["bytes"]}, origin_ms)])
     rogue.close()
 
 

@@ -9,6 +9,7 @@ and verifies every file by hash.
 from __future__ import annotations
 
 import hashlib
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -116,7 +117,19 @@ def deploy_board(
     arch = check_compatible(board, device, report)
     report.arch = arch or "bytecode"
 
-    build = build_firmware(device.version, arch)
+    with tempfile.TemporaryDirectory(prefix="citynode-deploy-") as tmp:
+        build = build_firmware(device.version, arch, Path(tmp))
+        _copy_and_verify(port, board, device, build, report, mip_index=mip_index, radio_driver=radio_driver)
+    if reset:
+        mpremote(port, "reset")  # a chip reset: boot.py then main.py run, as after power-on
+    report.seconds = round(time.monotonic() - started, 2)
+    return report
+
+
+def _copy_and_verify(
+    port: str, board: Board, device: DeviceInfo, build: BuildResult, report: DeployReport,
+    *, mip_index: str | None, radio_driver: bool,
+) -> None:
     (build.root / BOARD_FILE).write_bytes(board_path(board.name).read_bytes())
     build.files[BOARD_FILE] = build.root / BOARD_FILE
     report.notes.extend(build.skipped)
@@ -151,7 +164,3 @@ def deploy_board(
             exit_code=EXIT_DEVICE,
         )
     report.verified = True
-    if reset:
-        mpremote(port, "reset")  # a chip reset: boot.py then main.py run, as after power-on
-    report.seconds = round(time.monotonic() - started, 2)
-    return report

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from citynode.errors import CliError
-from citynode.paths import firmware_dir, project_root
+from citynode.paths import firmware_dir
 
 # Files that must stay source: MicroPython runs boot.py and main.py by name.
 KEEP_SOURCE = {"boot.py", "main.py"}
@@ -43,13 +43,11 @@ def mpy_cross_args(version: tuple[int, ...], arch: str | None) -> list[str]:
     return args
 
 
-def build_firmware(version: tuple[int, ...], arch: str | None, out_dir: Path | None = None) -> BuildResult:
+def build_firmware(version: tuple[int, ...], arch: str | None, out_dir: Path) -> BuildResult:
+    """Compile into out_dir (one per deploy: deploys to several boards run at once)."""
     src_root = firmware_dir()
-    tag = f"mp{'.'.join(str(v) for v in version[:3])}-{arch or 'bytecode'}"
-    root = out_dir or project_root() / "build" / "deploy" / tag
-    if root.exists():
-        shutil.rmtree(root)
-    root.mkdir(parents=True)
+    root = out_dir
+    root.mkdir(parents=True, exist_ok=True)
     result = BuildResult(root=root)
     bytecode = mpy_cross_args(version, None)
     native = mpy_cross_args(version, arch)

@@ -6,6 +6,17 @@ import _cnsim as _h
 from uctypes import addressof as _a
 from micropython import const
 
+
+def _nbytes(buf):
+    """Byte length of a buffer, as the real port's C code sees it (len() of a memoryview of an
+    array counts items): the item size is the address step between two items."""
+    n = len(buf)
+    if n < 2 or isinstance(buf, (bytes, bytearray)):
+        return n
+    mv = memoryview(buf)
+    return n * (_a(mv[1:]) - _a(mv))
+
+
 PWRON_RESET = const(1)
 HARD_RESET = const(2)
 WDT_RESET = const(3)
@@ -260,7 +271,7 @@ class I2C:
         return [a for a in range(0x08, 0x78) if _h.i2c_probe(self._bus, a)]
 
     def writeto(self, addr, buf, stop=True):
-        _i2c_chk(_h.i2c_write(self._bus, addr, _a(buf), len(buf)))
+        _i2c_chk(_h.i2c_write(self._bus, addr, _a(buf), _nbytes(buf)))
         return len(buf)
 
     def writevto(self, addr, vector, stop=True):
@@ -274,7 +285,7 @@ class I2C:
         return bytes(b)
 
     def readfrom_into(self, addr, buf, stop=True):
-        _i2c_chk(_h.i2c_read(self._bus, addr, _a(buf), len(buf)))
+        _i2c_chk(_h.i2c_read(self._bus, addr, _a(buf), _nbytes(buf)))
 
     def _mem(self, memaddr, addrsize):
         n = addrsize // 8
@@ -295,7 +306,7 @@ class I2C:
     def readfrom_mem_into(self, addr, memaddr, buf, *, addrsize=8):
         n = self._mem(memaddr, addrsize)
         _i2c_chk(_h.i2c_write(self._bus, addr, _a(self._hdr), n))
-        _i2c_chk(_h.i2c_read(self._bus, addr, _a(buf), len(buf)))
+        _i2c_chk(_h.i2c_read(self._bus, addr, _a(buf), _nbytes(buf)))
 
 
 class SoftI2C(I2C):
@@ -348,7 +359,7 @@ class UART:
 
     def readinto(self, buf, nbytes=None):
         if nbytes is None:
-            nbytes = len(buf)
+            nbytes = _nbytes(buf)
         r = self._rd(buf, nbytes)
         return r if r else None
 
@@ -365,7 +376,7 @@ class UART:
     def write(self, buf):
         if isinstance(buf, str):
             buf = buf.encode()
-        return _h.uart_write(self._id, _a(buf), len(buf))
+        return _h.uart_write(self._id, _a(buf), _nbytes(buf))
 
     def flush(self):
         pass
@@ -438,7 +449,7 @@ class I2S:
         pass
 
     def readinto(self, buf):
-        n = len(buf)
+        n = _nbytes(buf)
         bps = self._rate * self._ch * (self._bits // 8)
         return _ki(_h.i2s_read(self._id, _a(buf), n, bps, self._fmt))
 

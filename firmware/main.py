@@ -1,0 +1,54 @@
+# citynode node entry point: boot the node, then service mode or the measuring cycle.
+# Anything that escapes the node is a crash: recorded in RTC memory (reported as reset
+# cause "crash" and an error byte in the next frame) and followed by a back-off sleep that
+# doubles with each consecutive crash, so a crash loop cannot drain the battery.
+
+
+def _crash(node, exc):
+    import machine
+
+    try:
+        import sys
+
+        sys.print_exception(exc)
+    except Exception:  # noqa: BLE001
+        pass
+    try:
+        from cn import registry as R
+        from cn.state import F_CRASH, State
+
+        if node is not None:
+            st = node.state
+        else:
+            st = State(machine.RTC())
+            st.load()
+        st.flags |= F_CRASH
+        if isinstance(exc, MemoryError):
+            st.err = (R.ERR_MEMORY << 4) | 1
+        elif isinstance(exc, OSError):
+            st.err = (R.ERR_STORAGE << 4) | 2
+        else:
+            st.err = (R.ERR_CONFIG << 4) | 0xF
+        ms = node.crash_backoff_ms() if node is not None else 60000
+        if node is not None:
+            node.deep_sleep(ms)
+        else:
+            st.save()
+            machine.deepsleep(ms)
+    except Exception:  # noqa: BLE001 - last resort
+        machine.reset()
+
+
+def main():
+    node = None
+    try:
+        from cn.node import Node
+
+        node = Node()
+        node.boot()
+        node.run()
+    except Exception as e:  # noqa: BLE001 - SystemExit/KeyboardInterrupt pass through
+        _crash(node, e)
+
+
+main()
