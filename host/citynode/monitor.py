@@ -99,6 +99,8 @@ def monitor(
 
     for line in lines(port, stop):
         event = classify(line, secrets, counters)
+        yield event
         if event.kind in ("frame", "reject"):
             frames += 1
-        yield event
+            if max_frames is not None and frames >= max_frames:
+                return

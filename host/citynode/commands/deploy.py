@@ -59,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
             )
             return port, report, ""
         except CliError as err:
+            if len(ports) == 1 and not args.json:
+                raise  # one board: its own message, hint and exit code
             return port, None, err.message + (f" ({err.hint})" if err.hint else "")
 
     if len(ports) == 1:
@@ -73,8 +75,6 @@ def run(args: argparse.Namespace) -> int:
             for port, report, error in results
         ], indent=1))
         return EXIT_OK if ok else EXIT_FAILED
-    if len(results) == 1 and results[0][1] is None:
-        raise CliError(results[0][2], exit_code=EXIT_FAILED)
     table = Table(title=f"deploy {args.board}")
     for column in ("port", "MicroPython", "arch", "files sent", "bytes sent", "removed", "radio driver", "result"):
         table.add_column(column)

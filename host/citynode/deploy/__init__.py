@@ -18,6 +18,7 @@ from citynode.boards import Board, board_path, load_board
 from citynode.deploy.build import BuildResult, build_firmware
 from citynode.deploy.device import DeviceInfo, mpremote, query
 from citynode.errors import EXIT_DEVICE, CliError
+from citynode.serialports import check_port
 
 # Board paths that deploy owns: anything else under these is removed as stale.
 MANAGED_DIR = "/cn/"
@@ -112,6 +113,7 @@ def deploy_board(
     started = time.monotonic()
     board = load_board(board_name)
     report = DeployReport(port=port, board=board.name)
+    check_port(port)  # missing, busy or forbidden port: one clear message before mpremote runs
     device = query(port)
     report.micropython = ".".join(map(str, device.version))
     arch = check_compatible(board, device, report)

@@ -1,0 +1,105 @@
+"""deploy, provision and monitor against the virtual board, with the real mpremote, pyserial and firmware."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from citynode.fleet import Fleet
+from citynode.keystore import Keystore
+from citynode.sim import VirtualBoard
+
+pytestmark = pytest.mark.slow
+
+
+def citynode(*args: str, env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "citynode.cli", *args], capture_output=True, text=True,
+                          env=env, timeout=timeout, check=False)
+
+
+def mpremote(port: str, *args: str) -> str:
+    return subprocess.run([sys.executable, "-m", "mpremote", "connect", port, *args], capture_output=True,
+                          text=True, timeout=120, check=True).stdout
+
+
+@pytest.fixture()
+def env(tmp_path: Path) -> dict[str, str]:
+    return dict(os.environ, CITYNODE_KEYSTORE=str(tmp_path / "fleet.keys"), CITYNODE_FLEET=str(tmp_path / "fleet.db"))
+
+
+def test_deploy_sends_only_what_changed_and_removes_stale_files(env: dict[str, str]) -> None:
+    with VirtualBoard(board="heltec_v2") as vb:
+        first = citynode("deploy", "--port", vb.port, "--board", "heltec_v2", "--no-reset", "--json", env=env)
+        assert first.returncode == 0, first.stderr
+        [report] = json.loads(first.stdout)
+        assert report["verified"] and report["files_sent"] == report["files_total"] > 30
+        assert report["radio_driver"].startswith("built into the firmware")
+
+        again = json.loads(citynode("deploy", "--port", vb.port, "--board", "heltec_v2", "--no-reset", "--json",
+                                    env=env).stdout)[0]
+        assert again["files_sent"] == 0 and again["bytes_sent"] == 0 and again["verified"]
+
+        # One file changed on the board, one stale module left behind: exactly those are fixed.
+        mpremote(vb.port, "exec", "with open('/cn/soil.mpy','wb') as f: f.write(b'x')\n"
+                                  "with open('/cn/old.py','w') as f: f.write('x=1')")
+        fixed = json.loads(citynode("deploy", "--port", vb.port, "--board", "heltec_v2", "--no-reset", "--json",
+                                    env=env).stdout)[0]
+        assert fixed["files_sent"] == 1 and fixed["removed"] == ["/cn/old.py"] and fixed["verified"]
+        listing = mpremote(vb.port, "fs", "ls", ":cn")
+        assert "old.py" not in listing and "soil.mpy" in listing
+
+
+def test_provision_is_idempotent_proves_the_key_and_refuses_what_it_must(env: dict[str, str], tmp_path: Path) -> None:
+    with VirtualBoard(board="heltec_v3", scenario="host/citynode/sim/scenarios/soil_week.json") as vb:
+        assert citynode("deploy", "--port", vb.port, "--board", "heltec_v3", env=env).returncode == 0
+        args = ["provision", "--port", vb.port, "--device-id", "0c170001", "--kind", "soil", "--board", "heltec_v3",
+                "--site", "parc", "--json"]
+        first = citynode(*args, env=env)
+        assert first.returncode == 0, first.stdout + first.stderr
+        result = json.loads(first.stdout)
+        steps = {s["name"]: s for s in result["steps"]}
+        assert steps["key"]["detail"].startswith("installed and proven")
+        assert steps["test frame"]["ok"] and result["test_frame"]["device_id"] == "0c170001"
+        secret = Keystore(env["CITYNODE_KEYSTORE"]).secrets()[0x0C170001]
+        assert secret.hex() not in first.stdout + first.stderr
+
+        second = json.loads(citynode(*args, env=env).stdout)  # the same command again: nothing new
+        assert {s["name"]: s for s in second["steps"]}["key"]["detail"].startswith("already installed and proven")
+        assert Keystore(env["CITYNODE_KEYSTORE"]).secrets()[0x0C170001] == secret
+
+        other_id = citynode(*[a if a != "0c170001" else "0c170002" for a in args], env=env)
+        assert other_id.returncode == 4 and "already registered as device 0c170001" in other_id.stderr
+
+        fleet = Fleet(env["CITYNODE_FLEET"])
+        device = fleet.get(0x0C170001)
+        assert device is not None and device.site == "parc" and device.kind == "soil"
+        fleet.close()
+
+        locked = citynode(*args, "--lock", env=env)
+        assert locked.returncode == 0, locked.stderr
+        stranger = dict(env, CITYNODE_KEYSTORE=str(tmp_path / "other.keys"), CITYNODE_FLEET=str(tmp_path / "o.db"))
+        refused = citynode(*args, env=stranger)
+        assert refused.returncode == 4 and "locked" in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_monitor_shows_the_nodes_frames_verified(env: dict[str, str], tmp_path: Path) -> None:
+    config = tmp_path / "soil.json"
+    config.write_text(json.dumps({"version": 1, "kind": "soil", "period_s": 60, "sinks": ["console", "lora"],
+                                  "sensors": [{"type": "soil_cap"}, {"type": "battery"}]}))
+    with VirtualBoard(board="heltec_v3", scenario="host/citynode/sim/scenarios/soil_week.json") as vb:
+        assert citynode("deploy", "--port", vb.port, "--board", "heltec_v3", env=env).returncode == 0
+        done = citynode("provision", "--port", vb.port, "--device-id", "77", "--config", str(config), env=env)
+        assert done.returncode == 0, done.stdout + done.stderr
+        watched = citynode("monitor", "--port", vb.port, "--keys", env["CITYNODE_KEYSTORE"], "--json",
+                           "--frames", "2", "--duration", "120", env=env, timeout=200)
+        events = [json.loads(line) for line in watched.stdout.splitlines()]
+        frames = [e for e in events if e["event"] == "frame"]
+        assert len(frames) == 2, watched.stdout[-2000:]
+        assert all(f["device_id"] == "0000004d" for f in frames)
+        assert frames[1]["counter"] > frames[0]["counter"]
+        assert {r["channel"] for r in frames[0]["readings"]} >= {"soil_vwc", "battery_v"}
