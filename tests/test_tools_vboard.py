@@ -103,3 +103,25 @@ def test_monitor_shows_the_nodes_frames_verified(env: dict[str, str], tmp_path: 
         assert all(f["device_id"] == "0000004d" for f in frames)
         assert frames[1]["counter"] > frames[0]["counter"]
         assert {r["channel"] for r in frames[0]["readings"]} >= {"soil_vwc", "battery_v"}
+
+
+def test_provision_batch_from_a_plan_provisions_each_row_and_reports_each(env: dict[str, str], tmp_path: Path) -> None:
+    with VirtualBoard(board="heltec_v3", scenario="host/citynode/sim/scenarios/soil_week.json") as soil, \
+            VirtualBoard(board="heltec_v2", scenario="host/citynode/sim/scenarios/air_week.json") as air:
+        for vb, board in ((soil, "heltec_v3"), (air, "heltec_v2")):
+            assert citynode("deploy", "--port", vb.port, "--board", board, env=env).returncode == 0
+        plan = tmp_path / "plan.csv"
+        plan.write_text("device_id,kind,board,site,position,port\n"
+                        f"0c170011,soil,heltec_v3,parc-est,bed 3,{soil.port}\n"
+                        f"0c170012,air,heltec_v2,avenue,post 12,{air.port}\n"
+                        f"0c170013,soil,heltec_v3,parc-ouest,bed 1,{tmp_path / 'ttyUSB9'}\n")
+        done = citynode("provision", "--csv", str(plan), "--json", env=env)
+        assert done.returncode == 1  # the third board is not plugged in: reported, the others done
+        results = json.loads(done.stdout)
+        assert [r["ok"] for r in results] == [True, True, False]
+        assert "does not exist" in results[2]["error"]
+        fleet = Fleet(env["CITYNODE_FLEET"])
+        assert {(d.device_id, d.site, d.kind) for d in fleet.list()} == {
+            (0x0C170011, "parc-est", "soil"), (0x0C170012, "avenue", "air")}
+        fleet.close()
+        assert set(Keystore(env["CITYNODE_KEYSTORE"]).secrets()) == {0x0C170011, 0x0C170012}
