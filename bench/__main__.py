@@ -3,7 +3,10 @@
     python -m bench              # every bench/bench_*.py module
     python -m bench protocol     # only bench_protocol.py (other modules' results are kept)
 
-Each module's run() returns a JSON-ready dict, stored under the module's short name.
+Each module's run() returns a JSON-ready dict of figures, stored at the top level of
+results.json under the names the issues use (frame_bytes, decode_fps, ingest_fps_sqlite,
+provision_s, ...). `_bench` records, per module, which keys it wrote and how long it took, so
+re-running one module replaces exactly its own figures.
 """
 
 from __future__ import annotations
@@ -56,13 +59,18 @@ def main(argv: list[str]) -> int:
         print(f"unknown bench {unknown}; available: {available()}", file=sys.stderr)
         return 2
     results: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    for legacy in available():  # an older layout kept each module's figures under its name
+        results.pop(legacy, None)
+    book: dict[str, Any] = results.setdefault("_bench", {})
     console = Console()
     for name in names:
         module = importlib.import_module(f"bench.bench_{name}")
         start = time.monotonic()
         figures = module.run()
-        figures["_seconds"] = round(time.monotonic() - start, 1)
-        results[name] = figures
+        for key in book.get(name, {}).get("keys", []):
+            results.pop(key, None)
+        results.update(figures)
+        book[name] = {"keys": sorted(figures), "seconds": round(time.monotonic() - start, 1)}
         save(results)  # after each module, so a later crash keeps earlier figures
         table = Table(title=f"bench {name}")
         table.add_column("figure")

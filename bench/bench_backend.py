@@ -154,7 +154,7 @@ def guarded(name: str, fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
 
 def run() -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="citynode-bench-backend-"))
-    results: dict[str, Any] = {"frames": N_FRAMES, "burst": N_BURST}
+    results: dict[str, Any] = {"ingest_frames": N_FRAMES, "ingest_burst_frames": N_BURST}
     fleet = services.Fleet.create(work, 500)
     frames = make_frames(fleet.keys, N_FRAMES)
     burst = make_frames(fleet.keys, N_BURST)
@@ -162,7 +162,7 @@ def run() -> dict[str, Any]:
     try:
         sqlite = udp_run(work, str(work / "fps.db"), fleet, frames, wait_ack=True)
         results["ingest_fps_sqlite"] = sqlite["fps"]
-        results["udp_sqlite"] = sqlite
+        results["ingest_detail_udp_sqlite"] = sqlite
 
         def postgres_part() -> dict[str, Any]:
             nonlocal pg
@@ -170,7 +170,7 @@ def run() -> dict[str, Any]:
             return udp_run(work, pg.create_db(), fleet, frames, wait_ack=True)
         pg_res = guarded("postgres", postgres_part)
         results["ingest_fps_postgres"] = pg_res.get("fps")
-        results["udp_postgres"] = pg_res
+        results["ingest_detail_udp_postgres"] = pg_res
 
         def mqtt_part() -> dict[str, Any]:
             nonlocal broker
@@ -180,14 +180,14 @@ def run() -> dict[str, Any]:
             return mqtt_run(work, broker, pg.create_db(), fleet, frames)
         mq = guarded("mqtt", mqtt_part)
         results["ingest_fps_mqtt_2workers"] = mq.get("fps")
-        results["mqtt_2workers"] = mq
+        results["ingest_detail_mqtt_2workers"] = mq
 
         udp_burst = udp_run(work, str(work / "burst.db"), fleet, burst, wait_ack=False)
-        results["udp_burst"] = udp_burst
+        results["ingest_detail_udp_burst"] = udp_burst
         lost = {"udp_sqlite": udp_burst["sent"] - udp_burst["stored"]}
         if broker is not None and pg is not None:
             mq_burst = guarded("mqtt burst", lambda: mqtt_run(work, broker, pg.create_db(), fleet, burst))  # type: ignore[union-attr]
-            results["mqtt_burst"] = mq_burst
+            results["ingest_detail_mqtt_burst"] = mq_burst
             if "stored" in mq_burst:
                 lost["mqtt_2workers_postgres"] = mq_burst["sent"] - mq_burst["stored"]
         results["ingest_lost"] = sum(lost.values())

@@ -49,14 +49,14 @@ def run() -> dict[str, Any]:
         data = firmware("esp32", app_kib=APP_KIB, seed=3)
         image.write_bytes(data)
         kbit = len(data) * 8 / 1000
-        figures: dict[str, Any] = {"image_bytes": len(data)}
+        figures: dict[str, Any] = {"flash_image_bytes": len(data)}
 
         for label, extra in (("stub", ()), ("rom", ("--no-stub",))):
             with EmulatedBoard(chip="esp32") as board:
                 seconds, _ = _flash([board.port], image, *extra)
                 assert bytes(board.flash[0x1000 : 0x1000 + len(data)]) == data
-            figures[f"one_board_{label}_s"] = round(seconds, 2)
-            figures[f"one_board_{label}_kbit_s"] = round(kbit / seconds, 1)
+            figures[f"flash_one_board_{label}_s"] = round(seconds, 2)
+            figures[f"flash_one_board_{label}_kbit_s"] = round(kbit / seconds, 1)
 
         for count in (4, 8):
             boards = [EmulatedBoard(chip="esp32", mac=bytes([0x24, 0x0A, 0xC4, 0, 0, n])) for n in range(count)]
@@ -67,8 +67,9 @@ def run() -> dict[str, Any]:
             finally:
                 for b in boards:
                     b.stop()
-            figures[f"{count}_boards_s"] = round(seconds, 2)
-            figures[f"{count}_boards_vs_sequential"] = round(count * figures["one_board_stub_s"] / seconds, 2)
+            figures[f"flash_{count}_boards_s"] = round(seconds, 2)
+            sequential = count * figures["flash_one_board_stub_s"]
+            figures[f"flash_{count}_boards_vs_sequential"] = round(sequential / seconds, 2)
         return figures
 
 

@@ -224,7 +224,7 @@ def run() -> dict[str, Any]:
         "decode_us_per_frame": per_set_us,
         "fw_alloc_bytes_per_frame": used,
         "fw_alloc_floor_bytes": floor,
-        "targets": {
+        "protocol_targets": {
             "body_le_half_lpp": all(body_bytes[k] * 2 <= lpp_bytes[k] for k in SETS),
             "frame_le_lpp_plus_13": all(frame_bytes[k] <= lpp_bytes[k] + 13 for k in SETS),
             "every_frame_le_51": all(v <= 51 for v in frame_bytes.values()),

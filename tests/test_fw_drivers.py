@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from datasheet import sensirion_crc
 from fwtest import run_fw
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,16 +27,6 @@ def raw(name: str, value: float) -> int:
 
 def ch(name: str) -> int:
     return int(REG[name]["id"])
-
-
-def sensirion_crc(data: bytes) -> int:
-    """CRC-8 poly 0x31 init 0xFF, written from the datasheet's definition."""
-    crc = 0xFF
-    for b in data:
-        crc ^= b
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x31) & 0xFF if crc & 0x80 else (crc << 1) & 0xFF
-    return crc
 
 
 def words(*ws: int) -> bytes:

@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from datasheet import sensirion_crc
+
 ROOT = Path(__file__).resolve().parents[1]
 HW = ROOT / "host" / "citynode" / "sim" / "hw"
 SCENARIOS = ROOT / "host" / "citynode" / "sim" / "scenarios"
@@ -51,16 +53,6 @@ def js(body: str, scenario: dict[str, Any] | None = None, board: str = "heltec_v
     )
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
-
-
-def sensirion_crc(data: bytes) -> int:
-    """CRC-8 as the Sensirion datasheets define it: poly 0x31, init 0xFF."""
-    crc = 0xFF
-    for b in data:
-        crc ^= b
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x31) & 0xFF if crc & 0x80 else (crc << 1) & 0xFF
-    return crc
 
 
 def sensirion_words(raw: list[int]) -> list[int]:
