@@ -126,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     scenarios = project_root() / "host" / "citynode" / "sim" / "scenarios"
     for node in NODES:
         node.vboard = VirtualBoard(board=node.board, scenario=scenarios / f"{node.scenario}.json",
-                                   state_dir=out / "boards" / node.name, name=node.name).start()
+                                   state_dir=out / "boards" / node.name, run_dir=out / "sim" / node.name,
+                                   name=node.name).start()
         console.print(f"[green]✓[/green] virtual {node.board} ({node.name} node) on {node.vboard.port}")
 
     serve: subprocess.Popen[bytes] | None = None

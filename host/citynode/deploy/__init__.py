@@ -76,10 +76,16 @@ def check_compatible(board: Board, device: DeviceInfo, report: DeployReport) -> 
     return device.arch
 
 
+def on_filesystem(path: str, device: DeviceInfo) -> bool:
+    """A module file or package directory that lives on the board's user filesystem (not frozen)."""
+    prefix = path.rstrip("/") + "/"
+    return any(p == path or p.startswith(prefix) for p in device.files)
+
+
 def install_radio_driver(port: str, board: Board, device: DeviceInfo, mip_index: str | None,
                          report: DeployReport) -> str:
     """micropython-lib's LoRa driver for the board's radio, with mip (mpremote mip install)."""
-    if device.lora is not None and device.lora not in device.files:
+    if device.lora is not None and not on_filesystem(device.lora, device):
         return "built into the firmware image (frozen): not installed"
     args = ["mip", "install"]
     if mip_index:

@@ -31,7 +31,7 @@ _files = {}
 _walk('/', _files)
 try:
     import lora
-    _lora = getattr(lora, '__file__', 'built-in')
+    _lora = getattr(lora, '__file__', None) or getattr(lora, '__path__', None) or 'built-in'
 except ImportError:
     _lora = None
 print('CNDEPLOY ' + json.dumps({'version': list(sys.implementation.version[:3]),

@@ -81,6 +81,7 @@ class VirtualBoard:
         run_dir: str | os.PathLike[str] | None = None,
         standin_hardware: bool = False,
         detach: bool = False,
+        without: tuple[str, ...] = (),
     ) -> None:
         if pace not in ("fast", "realtime"):
             raise CliError(f"unknown pace {pace!r}", "use 'fast' or 'realtime'")
@@ -99,6 +100,7 @@ class VirtualBoard:
         self.name = name or board
         self.standin_hardware = standin_hardware
         self.detach = detach
+        self.without = tuple(without)  # board modules left out, e.g. ("lora",) to install the driver with mip
         self.port = ""
         self.pid = 0
         self.socket_path = ""
@@ -128,6 +130,7 @@ class VirtualBoard:
                 "slaveFd": slave,
                 "slavePath": self.port,
                 "socketPath": self.socket_path,
+                "without": list(self.without),
                 "standinHardware": self.standin_hardware,
                 "shimDir": str(shim_dir) if shim_dir else None,
                 "parentPid": 0 if self.detach else os.getpid(),

@@ -68,11 +68,14 @@ async function loadHardware() {
 function loadShims() {
   // VM-side modules: ours (mpy/) and the device models' (hw/mpy/, e.g. lora), precompiled to
   // .mpy by the launcher when mpy-cross is available (boots are then much faster).
+  // cfg.without: board modules left out (e.g. "lora", so a driver installed with mip is used).
   const files = {};
+  const without = new Set(cfg.without ?? []);
   const dirs = cfg.shimDir ? [cfg.shimDir] : [path.join(wd.simDir, "mpy"), path.join(wd.simDir, "hw", "mpy")];
   for (const dir of dirs) {
     if (!fs.existsSync(dir)) continue;
     for (const name of fs.readdirSync(dir)) {
+      if (without.has(name.replace(/\.m?py$/, ""))) continue;
       if (name.endsWith(".py") || name.endsWith(".mpy")) files[name] = fs.readFileSync(path.join(dir, name));
     }
   }
