@@ -164,3 +164,35 @@ def test_deploy_installs_the_radio_driver_from_a_local_mip_mirror(env: dict[str,
         again = json.loads(citynode("deploy", "--port", vb.port, "--board", "heltec_v2", "--no-reset", "--json",
                                     "--mip-index", str(mirror), env=env).stdout)[0]
         assert again["radio_driver"] == "lora-sx127x (up to date)" and again["files_sent"] == 0
+
+
+@pytest.mark.parametrize("cut_after", ["key sent", "commit"])
+def test_provision_finishes_after_a_pulled_cable_with_the_same_key(
+    env: dict[str, str], cut_after: str
+) -> None:
+    from citynode.serialports import open_serial
+    from citynode.service.client import ServiceClient
+
+    device_id = 0x0C170021
+    with VirtualBoard(board="heltec_v3", scenario="host/citynode/sim/scenarios/soil_week.json") as vb:
+        assert citynode("deploy", "--port", vb.port, "--board", "heltec_v3", env=env).returncode == 0
+        # A first attempt, as provision does it, cut short: the key is staged in the keystore first,
+        # sent to the node, maybe committed, and then the cable comes out.
+        keystore = Keystore(env["CITYNODE_KEYSTORE"])
+        staged = keystore.stage(device_id)
+        with ServiceClient(open_serial(vb.port, timeout=0.2)) as node:
+            node.wake()
+            node.set_key(staged, device_id=device_id)
+            if cut_after == "commit":
+                node.set_config({"version": 1, "kind": "soil", "sensors": [{"type": "soil_cap"}]})
+                node.commit()
+        vb.power_cut()
+        vb.power_on()
+
+        done = citynode("provision", "--port", vb.port, "--device-id", f"{device_id:08x}", "--kind", "soil",
+                        "--json", env=env)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert json.loads(done.stdout)["test_frame"]["device_id"] == f"{device_id:08x}"
+        assert keystore.secrets()[device_id] == staged  # finished with the staged key: no second key
+        assert keystore.pending(device_id) is None
+        assert not keystore.audit()  # and nothing was rotated
