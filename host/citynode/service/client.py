@@ -22,6 +22,7 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from citynode.errors import EXIT_DEVICE, EXIT_SECURITY, EXIT_USAGE, CliError
+from citynode.serialports import open_serial
 from citynode.service.lines import MAX_LINE, Reply, command, parse_reply
 from citynode.service.proofs import NONCE_LEN, prove_mac, rekey_proof
 
@@ -52,24 +53,12 @@ class ServiceError(CliError):
         self.code = code
 
 
-def open_port(port: str, timeout: float) -> SerialLike:
-    import serial
-
-    try:
-        return serial.Serial(port, 115200, timeout=timeout)
-    except (serial.SerialException, OSError) as err:
-        raise ServiceError(
-            f"cannot open {port}: {err}",
-            "check the cable and the port name (citynode ports), and that no other program uses it",
-            EXIT_DEVICE,
-        ) from err
-
-
 class ServiceClient:
     def __init__(self, port: str | SerialLike, timeout: float = 5.0) -> None:
         self.timeout = timeout
         self.name = port if isinstance(port, str) else getattr(port, "name", "port")
-        self.port: SerialLike = open_port(port, 0.2) if isinstance(port, str) else port
+        # Ports are opened as every command opens them: exclusively, with the same clear errors.
+        self.port: SerialLike = open_serial(port, 115200, timeout=0.2) if isinstance(port, str) else port
         self.seq = 0
         self.events: list[dict[str, Any]] = []  # READY / FACTORY_RESET lines seen
         self._nonce: bytes | None = None

@@ -20,7 +20,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from citynode.errors import EXIT_DEVICE, EXIT_USAGE, CliError
+from citynode.boards import board_path, load_board
+from citynode.errors import EXIT_DEVICE, CliError
 from citynode.paths import boards_dir
 from citynode.sim.control import BoardControl, ControlClient
 from citynode.sim.shims import compiled_shims
@@ -33,11 +34,9 @@ START_TIMEOUT_S = 30.0
 
 
 def board_file(name: str) -> Path:
-    path = boards_dir() / f"{name}.json"
-    if not path.is_file():
-        known = ", ".join(sorted(p.stem for p in boards_dir().glob("*.json")))
-        raise CliError(f"unknown board {name!r}", f"use one of: {known}", EXIT_USAGE)
-    return path
+    """The board file for `name`; an unknown name gets the same message as every command."""
+    load_board(name)
+    return board_path(name)
 
 
 def load_scenario(scenario: str | os.PathLike[str] | dict[str, Any] | None) -> dict[str, Any] | None:
