@@ -17,7 +17,6 @@ import base64
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -30,7 +29,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 import backend_services as services  # noqa: E402
-from citynode.backend.db import connect  # noqa: E402
 from citynode.protocol import encode  # noqa: E402
 from gwsim import GatewaySim, rxpk  # noqa: E402
 
@@ -49,21 +47,12 @@ def make_frames(keys: dict[int, bytes], n: int) -> list[bytes]:
     return out
 
 
-def count(url: str, table: str = "frames") -> int:
-    db = connect(url)
-    try:
-        row = db.one(f"SELECT COUNT(*) FROM {table}")
-        return int(row[0]) if row else 0
-    finally:
-        db.close()
-
-
 def wait_count(url: str, target: int, timeout: float, stall: float = 10.0) -> tuple[int, float]:
     """Poll until `target` frames are stored, or nothing new for `stall` s; (count, time of last change)."""
     last_n, last_change = -1, time.perf_counter()
     deadline = time.perf_counter() + timeout
     while time.perf_counter() < deadline:
-        n = count(url)
+        n = services.count_rows(url)
         now = time.perf_counter()
         if n != last_n:
             last_n, last_change = n, now
@@ -79,17 +68,6 @@ def serve(args: list[str], log: Path) -> subprocess.Popen[bytes]:
     return proc
 
 
-def stop(procs: list[subprocess.Popen[bytes]]) -> None:
-    for p in procs:
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-    for p in procs:
-        try:
-            p.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            p.kill()
-
-
 def udp_run(work: Path, db: str, fleet: services.Fleet, frames: list[bytes], wait_ack: bool) -> dict[str, Any]:
     port = services.free_port(kind=2)
     proc = serve(["--udp", f"127.0.0.1:{port}", "--db", db, "--keys", str(fleet.path)], work / f"udp-{port}.log")
@@ -101,7 +79,7 @@ def udp_run(work: Path, db: str, fleet: services.Fleet, frames: list[bytes], wai
         stored, done = wait_count(db, len(frames), timeout=300)
         gw.close()
     finally:
-        stop([proc])
+        services.stop_all([proc])
     return {"sent": len(frames), "acked": acked if wait_ack else None, "stored": stored,
             "fps": round(stored / (done - start), 1), "send_s": round(sent_s, 2)}
 
@@ -133,8 +111,8 @@ def mqtt_run(work: Path, broker: services.MosquittoServer, db: str, fleet: servi
         pub.disconnect()
         pub.loop_stop()
     finally:
-        stop(procs)
-    rejected = count(db, "rejects")
+        services.stop_all(procs)
+    rejected = services.count_rows(db, "rejects")
     split = []
     for log in logs:
         ev = [e for e in services.log_events(log) if e.get("event") == "serve_stopped"]

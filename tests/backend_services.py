@@ -230,6 +230,34 @@ def start_serve(args: list[str], log_path: Path, env: dict[str, str] | None = No
     return subprocess.Popen([*CITYNODE, "serve", *args], stdout=log, stderr=log, env=full_env, stdin=stdin)
 
 
+def stop_all(procs: list[subprocess.Popen[bytes]]) -> list[int]:
+    """SIGTERM every serve still running (a graceful stop), then their exit codes (-9: killed
+    after 30 s without stopping)."""
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    codes = []
+    for p in procs:
+        try:
+            codes.append(p.wait(timeout=30))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            codes.append(-9)
+    return codes
+
+
+def count_rows(url: str, table: str = "frames") -> int:
+    """Rows in one table of serve's database (SQLite path or PostgreSQL URL)."""
+    from citynode.backend.db import connect
+
+    db = connect(url)
+    try:
+        row = db.one(f"SELECT COUNT(*) FROM {table}")
+        return int(row[0]) if row and row[0] is not None else 0
+    finally:
+        db.close()
+
+
 def log_events(log_path: Path) -> list[dict[str, object]]:
     events = []
     for line in log_path.read_text(errors="replace").splitlines():

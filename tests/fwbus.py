@@ -1,5 +1,6 @@
 # MicroPython test doubles of the BUSES only (UART, I2C, ADC, Pin, clock), for firmware
 # tests on the VM: they move the bytes a real bus would; the drivers under test parse them.
+# timed_read() runs one driver read against a deadline on the virtual clock.
 # Installed as /lib/fwbus.py by tests/fwtest.py. Not a pytest module.
 
 
@@ -22,6 +23,20 @@ class Clock:
 
         base.set_clock(self.ticks, self.sleep)
         return self
+
+
+def timed_read(drv, ms):
+    """drv.read with a deadline ms away (Clock installed): {"mask": channels read} or
+    {"code": SensorError code}, and "elapsed": the virtual ms the read took."""
+    from cn.drivers import base
+
+    t0 = base.ticks_ms()
+    try:
+        out = {"mask": drv.read([0] * 16, base.deadline_in(ms))}
+    except base.SensorError as e:
+        out = {"code": e.code}
+    out["elapsed"] = base.ticks_ms() - t0
+    return out
 
 
 class UART:

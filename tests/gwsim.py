@@ -2,7 +2,8 @@
 
 It sends real PUSH_DATA datagrams (rxpk JSON, including CRC-failed stat=-1 entries and
 packets that are not citynode frames), waits for the PUSH_ACK carrying the same token,
-and sends PULL_DATA keepalives expecting PULL_ACK, as a gateway does.
+and sends PULL_DATA keepalives expecting PULL_ACK, as a gateway does. The datagrams are
+built by citynode.gateway (the demo's forwarder), so there is one encoder of the protocol.
 
     python tests/gwsim.py --server 127.0.0.1:1700 --eui 0102030405060708 HEXFRAME...
 """
@@ -10,32 +11,25 @@ and sends PULL_DATA keepalives expecting PULL_ACK, as a gateway does.
 from __future__ import annotations
 
 import argparse
-import base64
-import json
 import os
 import socket
 import time
-from datetime import UTC, datetime
 from typing import Any
 
-VERSION = 2
-PUSH_DATA, PUSH_ACK, PULL_DATA, PULL_ACK = 0x00, 0x01, 0x02, 0x04
+from citynode import gateway
+from citynode.gateway import PULL_ACK, PUSH_ACK, Reception
 
 
 def rxpk(frame: bytes, *, stat: int = 1, rssi: int = -87, lsnr: float = 7.5, freq: float = 868.1,
-         datr: str = "SF7BW125", tmst: int | None = None, with_time: bool = True) -> dict[str, Any]:
-    """One received-packet object as a gateway reports it."""
-    obj: dict[str, Any] = {
-        "tmst": int(time.monotonic() * 1e6) & 0xFFFFFFFF if tmst is None else tmst,
-        "chan": 0, "rfch": 0, "freq": freq, "stat": stat, "modu": "LORA", "datr": datr, "codr": "4/5",
-        "rssi": rssi, "lsnr": lsnr, "size": len(frame), "data": base64.b64encode(frame).decode(),
-    }
-    if with_time:
-        obj["time"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return obj
+         sf: int = 7, tmst: int | None = None) -> dict[str, Any]:
+    """One received-packet object as a gateway reports it (stat -1: CRC failed)."""
+    rx = Reception(frame, freq_mhz=freq, sf=sf, rssi=rssi, snr=lsnr, crc_ok=stat == 1)
+    return gateway.rxpk(rx, int(time.monotonic() * 1e6) if tmst is None else tmst)
 
 
 class GatewaySim:
+    """A gateway that counts the acknowledgements it gets (right token) and the wrong ones."""
+
     def __init__(self, server: tuple[str, int], eui: bytes | None = None, timeout: float = 2.0) -> None:
         self.server = server
         self.eui = eui or os.urandom(8)
@@ -50,32 +44,22 @@ class GatewaySim:
     def eui_hex(self) -> str:
         return self.eui.hex()
 
-    def _next_token(self) -> bytes:
+    def _next_token(self) -> int:
         self._token = (self._token + 1) & 0xFFFF
-        return self._token.to_bytes(2, "big")
+        return self._token
 
-    def _exchange(self, packet: bytes, token: bytes, expect: int) -> bool:
+    def _exchange(self, packet: bytes, token: int, expect: int) -> bool:
         self.sock.sendto(packet, self.server)
-        deadline = time.monotonic() + self.timeout
-        while time.monotonic() < deadline:
-            try:
-                data, _ = self.sock.recvfrom(1024)
-            except TimeoutError:
-                return False
-            if len(data) >= 4 and data[0] == VERSION and data[1:3] == token and data[3] == expect:
-                self.acks += 1
-                return True
-            self.wrong_acks += 1
-        return False
+        acked, others = gateway.wait_ack(self.sock, expect, token, self.timeout)
+        self.acks += acked
+        self.wrong_acks += others
+        return acked
 
     def push(self, rxpks: list[dict[str, Any]], stat: dict[str, Any] | None = None,
              wait_ack: bool = True) -> bool:
         """Send one PUSH_DATA; True when the matching PUSH_ACK came back (always True if not waiting)."""
-        body: dict[str, Any] = {"rxpk": rxpks}
-        if stat is not None:
-            body["stat"] = stat
         token = self._next_token()
-        packet = bytes([VERSION]) + token + bytes([PUSH_DATA]) + self.eui + json.dumps(body).encode()
+        packet = gateway.push_data(token, self.eui, rxpks, stat)
         if not wait_ack:
             self.sock.sendto(packet, self.server)
             return True
@@ -84,7 +68,7 @@ class GatewaySim:
     def pull(self) -> bool:
         """PULL_DATA keepalive; True when the matching PULL_ACK came back."""
         token = self._next_token()
-        return self._exchange(bytes([VERSION]) + token + bytes([PULL_DATA]) + self.eui, token, PULL_ACK)
+        return self._exchange(gateway.pull_data(token, self.eui), token, PULL_ACK)
 
     def close(self) -> None:
         self.sock.close()

@@ -13,7 +13,6 @@ import base64
 import json
 import random
 import signal
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,11 +24,13 @@ from paho.mqtt.enums import CallbackAPIVersion
 from backend_services import (  # noqa: F401 (fixtures)
     Fleet,
     MosquittoServer,
+    count_rows,
     log_events,
     mosquitto_server,
     pg_url,
     postgres_server,
     start_serve,
+    stop_all,
     wait_for,
     wait_log_event,
 )
@@ -71,27 +72,11 @@ def reception(frame: bytes, gateway: str, rx_id: str, rssi: int) -> dict[str, ob
     return {"b64": base64.b64encode(frame).decode(), "gateway": gateway, "rx_id": rx_id, "rssi": rssi}
 
 
-def scalar(url: str, sql: str) -> int:
-    db = connect(url)
-    try:
-        row = db.one(sql)
-        return int(row[0]) if row and row[0] is not None else 0
-    finally:
-        db.close()
-
-
-def stop_all(procs: list[subprocess.Popen[bytes]]) -> list[int]:
-    for p in procs:
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-    codes = []
-    for p in procs:
-        try:
-            codes.append(p.wait(timeout=30))
-        except subprocess.TimeoutExpired:
-            p.kill()
-            codes.append(-9)
-    return codes
+def wait_frames(url: str, n: int, timeout: float, settle_s: float = 0.5) -> None:
+    """Wait until n frames are stored, then settle_s more: a worker that would store a frame
+    twice (a redelivery, a duplicate) has had its chance before the counts are checked."""
+    wait_for(lambda: count_rows(url) >= n, timeout, f"{n} frames stored")
+    time.sleep(settle_s)
 
 
 def test_two_workers_shared_subscription_postgres(tmp_path: Path, mosquitto_server: MosquittoServer,  # noqa: F811
@@ -134,16 +119,14 @@ def test_two_workers_shared_subscription_postgres(tmp_path: Path, mosquitto_serv
                 reencoded.append(again)
                 publisher.publish(topic, reception(again, "gw-a", f"clone-{rnd}", -75))
             # Nodes send minutes apart: let the round land before the next one (both workers race on it).
-            want = len(devs) * counter
-            wait_for(lambda want=want: scalar(pg_url, "SELECT COUNT(*) FROM frames") >= want, 30,
-                     f"round {rnd} stored")
+            wait_frames(pg_url, len(devs) * counter, 30, settle_s=0)
         time.sleep(3.5)  # past the duplicate window: resending captured bytes is now a replay
         replayed = [valid[(devs[2], 1)], valid[(devs[3], 2)], valid[(devs[3], 3)]]
         for i, frame in enumerate(replayed):
             publisher.publish(topic, reception(frame, "gw-b", f"replay-{i}", -80))
         expected_rejects = len(forged) + len(reencoded) + len(replayed)
-        wait_for(lambda: scalar(pg_url, "SELECT COUNT(*) FROM rejects") >= expected_rejects, 30, "rejects")
-        wait_for(lambda: scalar(pg_url, "SELECT COUNT(*) FROM frame_receptions") >= receptions, 30, "receptions")
+        wait_for(lambda: count_rows(pg_url, "rejects") >= expected_rejects, 30, "rejects")
+        wait_for(lambda: count_rows(pg_url, "frame_receptions") >= receptions, 30, "receptions")
     finally:
         codes = stop_all(procs)
     assert codes == [0, 0]
@@ -195,15 +178,14 @@ def test_stop_mid_stream_loses_nothing_acknowledged(tmp_path: Path, mosquitto_se
         killed_at = None
         for i, key in enumerate(order):
             publisher.publish(topic, reception(frames[key], "gw-a", f"k{i}", -90))
-            if killed_at is None and i >= 60 and scalar(db, "SELECT COUNT(*) FROM frames") >= 40:
+            if killed_at is None and i >= 60 and count_rows(db) >= 40:
                 proc.send_signal(sig)
                 code = proc.wait(30)
                 assert code == (0 if sig == signal.SIGTERM else -signal.SIGKILL)
-                killed_at = scalar(db, "SELECT COUNT(*) FROM frames")
+                killed_at = count_rows(db)
         assert killed_at is not None and killed_at < len(frames), "serve finished before it could be killed"
         proc = start_serve(args, second_log)  # same client id: the broker resumes the session
-        wait_for(lambda: scalar(db, "SELECT COUNT(*) FROM frames") >= len(frames), 60, "every frame stored")
-        time.sleep(0.5)
+        wait_frames(db, len(frames), 60)
     finally:
         codes = stop_all([proc])
     assert codes == [0]
@@ -254,8 +236,7 @@ def test_chirpstack_and_tts_messages(tmp_path: Path, mosquitto_server: Mosquitto
         publisher.publish(f"{base}/application/city/device/0101010101010101/event/up", chirpstack)
         publisher.publish(f"{base}/v3/city@ttn/devices/air-1/up", tts)
         publisher.publish(f"{base}/application/city/device/0101010101010101/event/up", chirpstack)  # redelivered
-        wait_for(lambda: scalar(db, "SELECT COUNT(*) FROM frames") >= 2, 20, "both frames stored")
-        time.sleep(0.5)
+        wait_frames(db, 2, 20)
     finally:
         codes = stop_all([proc])
     assert codes == [0]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -95,6 +97,44 @@ def test_remove_forgets_the_key(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert set(ks.secrets()) == {2}
     assert main(["keys", "delete", "--keystore", str(path), "--device-id", "1"]) == 1
     assert "removed 00000001" in ks.audit()[0]
+
+
+def test_show_of_a_device_without_a_key_says_where_to_look(tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "k"
+    Keystore(path).add(1)
+    assert main(["keys", "show", "--keystore", str(path), "--device-id", "2"]) == 1
+    err = capsys.readouterr().err
+    assert "no key for device 00000002" in err and "citynode keys list" in err
+
+
+def test_changes_by_another_process_are_seen_by_a_keystore_already_read(tmp_path: Path) -> None:
+    """A long provisioning run keeps its Keystore open while an operator adds, stages or
+    removes keys from another shell: it must never work from the file as it was."""
+    path = tmp_path / "k"
+    ks = Keystore(path)
+    first = ks.add(1)
+    assert ks.get(2) is None and ks.pending(1) is None  # read once, now kept
+    other = ("import sys\nfrom citynode.keystore import Keystore\nks = Keystore(sys.argv[1])\n"
+             "ks.add(2)\nks.stage(1)\nks.add(1, force_rotate=True)\nprint(ks.secrets()[2].hex())\n")
+    out = subprocess.run([sys.executable, "-c", other, str(path)], capture_output=True, text=True, check=True).stdout
+    assert ks.secrets()[2].hex() == out.strip()
+    assert ks.get(1) is not None and ks.get(1).secret != first  # type: ignore[union-attr]
+    assert ks.pending(1) is not None
+    assert any("rotated 00000001" in line for line in ks.audit())
+    Keystore(path).remove(2)  # another instance in this process
+    assert ks.get(2) is None and set(ks.secrets()) == {1}
+    assert "removed 00000002" in ks.audit()[-1]
+
+
+def test_a_kept_keystore_made_readable_by_others_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "k"
+    ks = Keystore(path)
+    ks.add(1)
+    assert ks.get(1) is not None
+    os.chmod(path, 0o644)
+    with pytest.raises(CliError, match="read by group or others"):
+        ks.get(1)
 
 
 def test_list_json_has_no_secret(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

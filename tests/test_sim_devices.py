@@ -10,21 +10,21 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import struct
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from citynode.sim.testing import needs_sim
 from datasheet import sensirion_crc
+from nodejs import node_json, node_module
 
 ROOT = Path(__file__).resolve().parents[1]
 HW = ROOT / "host" / "citynode" / "sim" / "hw"
 SCENARIOS = ROOT / "host" / "citynode" / "sim" / "scenarios"
 
-pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+pytestmark = needs_sim
 
 PRELUDE = """
 import { createHardware, timeOnAirMs, crc8 } from "HW/index.mjs";
@@ -37,22 +37,14 @@ const out = {};
 """
 
 
+def prelude(board: str) -> str:
+    """JS that creates fresh hardware for the board from the scenario given as argument."""
+    return PRELUDE.replace("HW", HW.as_posix()).replace("BOARDS", (ROOT / "boards").as_posix()).replace("BOARD", board)
+
+
 def js(body: str, scenario: dict[str, Any] | None = None, board: str = "heltec_v3") -> Any:
     """Run body (JS; fills `out`) against fresh hardware; return `out`."""
-    script = (
-        PRELUDE.replace("HW", HW.as_posix()).replace("BOARDS", (ROOT / "boards").as_posix()).replace("BOARD", board)
-        + body
-        + "\nprocess.stdout.write(JSON.stringify(out));\n"
-    )
-    proc = subprocess.run(
-        ["node", "--input-type=module", "-e", script, json.dumps(scenario)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
+    return node_json(prelude(board) + body + "\nprocess.stdout.write(JSON.stringify(out));\n", json.dumps(scenario))
 
 
 def sensirion_words(raw: list[int]) -> list[int]:
@@ -496,20 +488,9 @@ def test_set_scenario_replaces_curves_and_keeps_device_state() -> None:
 
 
 def test_scenario_errors_name_the_problem() -> None:
-    proc = subprocess.run(
-        [
-            "node",
-            "--input-type=module",
-            "-e",
-            PRELUDE.replace("HW", HW.as_posix())
-            .replace("BOARDS", (ROOT / "boards").as_posix())
-            .replace("BOARD", "heltec_v3"),
-            json.dumps({"devices": [{"type": "sht4x", "temperature": {"points": [[0, 1], ["two hours", 2]]}}]}),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    proc = node_module(
+        prelude("heltec_v3"),
+        json.dumps({"devices": [{"type": "sht4x", "temperature": {"points": [[0, 1], ["two hours", 2]]}}]}),
     )
     assert proc.returncode != 0 and "two hours" in proc.stderr
 

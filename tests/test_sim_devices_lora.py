@@ -6,18 +6,20 @@ VM with micropython-lib's SX1262/SX1276 sync-modem surface.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from citynode.sim.testing import needs_sim
+from nodejs import node_json
+
 ROOT = Path(__file__).resolve().parents[1]
 HW = ROOT / "host" / "citynode" / "sim" / "hw"
 LORA_VM = HW / "test" / "lora_vm.mjs"
 
-pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+pytestmark = needs_sim
 
 # Reference times on air (ms) from the reference notes: preamble 8, 4/5, CRC on, explicit header, 125 kHz.
 REFERENCE_TOA = [(20, 12, 1318.9), (33, 12, 1810.4), (51, 12, 2465.8), (20, 7, 56.6)]
@@ -29,15 +31,7 @@ def board(name: str) -> dict[str, Any]:
 
 
 def node_js(script: str) -> Any:
-    proc = subprocess.run(
-        ["node", "--input-type=module", "-e", script.replace("HW", HW.as_posix())],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
+    return node_json(script.replace("HW", HW.as_posix()))
 
 
 def on_vm(code: str, scenario: dict[str, Any] | None = None, board_name: str = "heltec_v3") -> tuple[str, list[Any]]:

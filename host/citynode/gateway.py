@@ -45,10 +45,9 @@ def datr(sf: int, bw_khz: int) -> str:
 
 def rxpk(rx: Reception, tmst: int) -> dict[str, Any]:
     """The rxpk JSON object for one reception (Semtech PROTOCOL.TXT section 4)."""
-    when = time.gmtime(rx.time_s if rx.time_s is not None else time.time())
-    frac = (rx.time_s or time.time()) % 1
+    t = rx.time_s if rx.time_s is not None else time.time()
     return {
-        "time": time.strftime("%Y-%m-%dT%H:%M:%S", when) + f".{int(frac * 1e6):06d}Z",
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1e6):06d}Z",
         "tmst": tmst & 0xFFFFFFFF,
         "chan": 0,
         "rfch": 0,
@@ -64,9 +63,45 @@ def rxpk(rx: Reception, tmst: int) -> dict[str, Any]:
     }
 
 
-def push_data(token: int, gateway_eui: bytes, packets: Sequence[dict[str, Any]]) -> bytes:
-    body = json.dumps({"rxpk": list(packets)}, separators=(",", ":")).encode()
-    return struct.pack(">BHB", PROTOCOL_VERSION, token, PUSH_DATA) + gateway_eui + body
+def header(kind: int, token: int, gateway_eui: bytes) -> bytes:
+    """The 12-byte head of a gateway's datagram: version, token, identifier, gateway EUI."""
+    return struct.pack(">BHB", PROTOCOL_VERSION, token, kind) + gateway_eui
+
+
+def push_data(token: int, gateway_eui: bytes, packets: Sequence[dict[str, Any]],
+              stat: dict[str, Any] | None = None) -> bytes:
+    """A PUSH_DATA datagram: received packets (rxpk) and, if given, the gateway's stat object."""
+    body: dict[str, Any] = {"rxpk": list(packets)}
+    if stat is not None:
+        body["stat"] = stat
+    return header(PUSH_DATA, token, gateway_eui) + json.dumps(body, separators=(",", ":")).encode()
+
+
+def pull_data(token: int, gateway_eui: bytes) -> bytes:
+    """A PULL_DATA keepalive: it opens the server's way back to the gateway through NAT."""
+    return header(PULL_DATA, token, gateway_eui)
+
+
+def is_ack(data: bytes, kind: int, token: int) -> bool:
+    """True if a datagram from the server acknowledges (PUSH_ACK or PULL_ACK) our token."""
+    return len(data) >= 4 and data[0] == PROTOCOL_VERSION and data[3] == kind and \
+        struct.unpack(">H", data[1:3])[0] == token
+
+
+def wait_ack(sock: socket.socket, kind: int, token: int, timeout_s: float) -> tuple[bool, int]:
+    """Wait up to about timeout_s for the server's acknowledgement of token (the socket's own
+    timeout bounds each receive); (acknowledged, other datagrams received meanwhile)."""
+    deadline = time.monotonic() + timeout_s
+    others = 0
+    while time.monotonic() < deadline:
+        try:
+            data, _ = sock.recvfrom(1024)
+        except TimeoutError:
+            break
+        if is_ack(data, kind, token):
+            return True, others
+        others += 1
+    return False, others
 
 
 class Forwarder:
@@ -95,17 +130,11 @@ class Forwarder:
     def send(self, receptions: Sequence[Reception]) -> bool:
         """Forward receptions in one PUSH_DATA; True once acknowledged (bounded retries)."""
         tmst = int((time.monotonic() - self._started) * 1e6)
-        packet = push_data(self._next_token(), self.gateway_eui, [rxpk(rx, tmst) for rx in receptions])
-        token = struct.unpack(">H", packet[1:3])[0]
+        token = self._next_token()
+        packet = push_data(token, self.gateway_eui, [rxpk(rx, tmst) for rx in receptions])
         for _ in range(self.retries):
             self.sock.sendto(packet, self.server)
-            deadline = time.monotonic() + self.ack_timeout_s
-            while time.monotonic() < deadline:
-                try:
-                    data, _ = self.sock.recvfrom(64)
-                except TimeoutError:
-                    break
-                if len(data) >= 4 and data[3] == PUSH_ACK and struct.unpack(">H", data[1:3])[0] == token:
-                    return True
+            if wait_ack(self.sock, PUSH_ACK, token, self.ack_timeout_s)[0]:
+                return True
         self.unacked += 1
         return False

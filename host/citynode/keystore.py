@@ -5,12 +5,18 @@ The file holds each device's 16-byte secret S (hex), its creation time and finge
 and removals. It is created with mode 0600, refused if group or others can read it, and
 rewritten atomically (temp file, fsync, rename) under a lock file so two commands never
 lose each other's changes. Secrets are never printed by this module.
+
+A provisioning run asks for keys many times: the parsed file is kept and read again only
+when the file changes (another identity, size or modification time: every change through
+this module renames a new file in place, so another process's change is always seen).
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import fcntl
+import functools
 import json
 import os
 import secrets
@@ -55,25 +61,58 @@ def _now() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
+def _signature(st: os.stat_result) -> tuple[int, int, int, int, int]:
+    """What changes whenever the file's content can have changed (a rename gives a new inode)."""
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+
+class _Parsed:
+    """One read of the keystore file: its JSON, and its entries checked on first use."""
+
+    def __init__(self, path: Path, signature: tuple[int, ...] | None, data: dict[str, Any]) -> None:
+        self.path = path
+        self.signature = signature
+        self.data = data  # shared by every reader: never changed in place
+
+    @functools.cached_property
+    def entries(self) -> dict[int, KeyEntry]:
+        out: dict[int, KeyEntry] = {}
+        for dev, item in sorted(self.data["devices"].items()):
+            secret = bytes.fromhex(item["secret"])
+            if len(secret) != SECRET_LEN:
+                raise KeystoreError(f"{self.path}: device {dev} has a malformed secret", "restore from backup")
+            out[int(dev, 16)] = KeyEntry(int(dev, 16), secret, item.get("created", ""))
+        return out
+
+
 class Keystore:
-    """Keys by device id. Reads lazily; every change is locked, reloaded, applied and saved."""
+    """Keys by device id. Reads lazily (and again only when the file changed); every change
+    is locked, reloaded, applied and saved."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
+        self._parsed: _Parsed | None = None
 
     # ------------------------------------------------------------ reading
 
-    def _check_mode(self) -> None:
-        st = self.path.stat()
+    def _check_mode(self, st: os.stat_result | None = None) -> None:
+        if st is None:
+            st = self.path.stat()
         if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
             raise KeystoreError(
                 f"keystore {self.path} can be read by group or others (mode {stat.S_IMODE(st.st_mode):04o})",
                 f"run: chmod 600 {self.path}", EXIT_SECURITY)
 
-    def _load(self) -> dict[str, Any]:
-        if not self.path.exists():
-            return {"format": FORMAT, "devices": {}, "audit": []}
-        self._check_mode()
+    def _read(self) -> _Parsed:
+        """The file as it is now: the kept copy if the file has not changed since it was read."""
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            return _Parsed(self.path, None, {"format": FORMAT, "devices": {}, "audit": []})
+        self._check_mode(st)  # on every call: a chmod does not change the content
+        parsed = self._parsed
+        if parsed is not None and parsed.signature == _signature(st):
+            return parsed
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as err:
@@ -81,7 +120,12 @@ class Keystore:
                                 "check the path; restore the file from your backup", EXIT_USAGE) from None
         if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("devices"), dict):
             raise KeystoreError(f"{self.path} is not a citynode keystore", "check the path", EXIT_USAGE)
-        return data
+        # Signature taken before the read: a change in between makes the next call read again.
+        self._parsed = parsed = _Parsed(self.path, _signature(st), data)
+        return parsed
+
+    def _load(self) -> dict[str, Any]:
+        return self._read().data
 
     def exists(self) -> bool:
         return self.path.exists()
@@ -94,23 +138,14 @@ class Keystore:
         self._check_mode()
 
     def entries(self) -> list[KeyEntry]:
-        out = []
-        for dev, item in sorted(self._load()["devices"].items()):
-            secret = bytes.fromhex(item["secret"])
-            if len(secret) != SECRET_LEN:
-                raise KeystoreError(f"{self.path}: device {dev} has a malformed secret", "restore from backup")
-            out.append(KeyEntry(int(dev, 16), secret, item.get("created", "")))
-        return out
+        return list(self._read().entries.values())
 
     def secrets(self) -> dict[int, bytes]:
         """device id -> secret S, the `keys` argument of citynode.protocol.decode."""
         return {e.device_id: e.secret for e in self.entries()}
 
     def get(self, device_id: int) -> KeyEntry | None:
-        for e in self.entries():
-            if e.device_id == device_id:
-                return e
-        return None
+        return self._read().entries.get(device_id)
 
     def audit(self) -> list[str]:
         return list(self._load().get("audit", []))
@@ -124,9 +159,11 @@ class Keystore:
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            data = self._load()
+            data = copy.deepcopy(self._load())  # the kept copy stays as the file is if the change fails
             yield data
             atomic_write(self.path, (json.dumps(data, indent=1, sort_keys=True) + "\n").encode(), mode=0o600)
+            # Still under the lock, so the file is the one just written: keep what was written.
+            self._parsed = _Parsed(self.path, _signature(self.path.stat()), data)
         finally:
             os.close(fd)
 

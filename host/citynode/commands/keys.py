@@ -108,13 +108,22 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_show(args: argparse.Namespace) -> int:
+def _existing_device(args: argparse.Namespace) -> tuple[Keystore, int]:
+    """The keystore (which must exist) and the --device-id of a command about a stored key."""
     ks = _keystore(args)
     ks.require()
-    dev = parse_device_id(args.device_id)
+    return ks, parse_device_id(args.device_id)
+
+
+def _no_key(ks: Keystore, dev: int) -> CliError:
+    return CliError(f"no key for device {dev:08x} in {ks.path}", "see: citynode keys list", EXIT_FAILED)
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    ks, dev = _existing_device(args)
     entry = ks.get(dev)
     if entry is None:
-        raise CliError(f"no key for device {dev:08x} in {ks.path}", "see: citynode keys list", EXIT_FAILED)
+        raise _no_key(ks, dev)
     out = entry.public_json()
     if args.reveal:
         out["secret"] = entry.secret.hex()
@@ -127,10 +136,8 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
-    ks = _keystore(args)
-    ks.require()
-    dev = parse_device_id(args.device_id)
+    ks, dev = _existing_device(args)
     if not ks.remove(dev):
-        raise CliError(f"no key for device {dev:08x} in {ks.path}", "see: citynode keys list", EXIT_FAILED)
+        raise _no_key(ks, dev)
     print(f"device {dev:08x}: key removed")
     return 0
