@@ -4,6 +4,8 @@ sim_boot_ms: mean VM boot (instantiate the compiled WebAssembly module, mount th
 load the board modules) over the deep-sleep wakes of the day run.
 sim_day_wall_s: wall time for 24 h of virtual time of a node that wakes every 15 minutes,
 does a little work (ADC, RTC memory, a file write) and deep-sleeps.
+sim_heap_peak_bytes / sim_heap_live_peak_bytes / sim_gc_runs_per_day: that node's heap (upper
+bound, and live after a collection) and the collections at safe points during the day.
 """
 
 from __future__ import annotations
@@ -56,6 +58,8 @@ def run() -> dict[str, Any]:
             "sim_deepsleep_cycles": st["deepsleeps"],
             "sim_mpremote_exec_s": round(rt, 3),
             "sim_heap_peak_bytes": st["heap_peak"],
+            "sim_heap_live_peak_bytes": st["heap_live_peak"],
+            "sim_gc_runs_per_day": st["gc_runs"],
         }
 
 

@@ -42,10 +42,14 @@ def _crash(node, exc):
 def main():
     node = None
     try:
+        import gc
+
         from cn.node import Node
 
+        gc.collect()  # the garbage of loading the code goes before the cycle's own
         node = Node()
         node.boot()
+        gc.collect()  # and that of reading the config
         node.run()
     except Exception as e:  # noqa: BLE001 - SystemExit/KeyboardInterrupt pass through
         _crash(node, e)

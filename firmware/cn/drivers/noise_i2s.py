@@ -22,6 +22,8 @@ discarded (the 20 Hz poles ring for about 8 ms after a splice).
 import math
 from array import array
 
+from micropython import const
+
 from cn import registry as R
 from cn.drivers import base
 from cn.dsp import aweight, kernel
@@ -31,6 +33,8 @@ CHUNK = aweight.CHUNK_MAX
 RATE = aweight.RATE
 IBUF_CHUNKS = 8  # the I2S DMA buffer, in chunks (make_i2s)
 GAP_SETTLE_MS = 40
+DEAD_DB = 10.0  # far below any MEMS microphone's own noise (about 30 dB(A)): a dead microphone
+_ACC_TOP = const(1 << 28)  # the block energy mantissa stays below this: sums of two stay small ints
 
 
 def level_offset(sensitivity_dbfs, offset_db):
@@ -65,7 +69,6 @@ class NoiseI2S(base.Sensor):
         self.set_series_s(self.cfg.get("series_s", 60))
         self.offset = level_offset(self.cfg.get("sensitivity_dbfs", -26), self.cfg.get("offset_db", 0))
         self.settle_chunks = (self.cfg.get("settle_ms", 500) * RATE // 1000) // CHUNK
-        self.pow4 = tuple(4.0 ** r for r in range(24))
         self._restart()
 
     def set_series_s(self, seconds):
@@ -77,8 +80,8 @@ class NoiseI2S(base.Sensor):
         for i in range(len(st)):
             st[i] = 0
         self.skip = self.settle_chunks
-        self.block_e = 0.0
-        self.block_c = 0
+        self.dead_blocks = 0  # blocks below DEAD_DB this period: left out of the statistics
+        self._clear_block()
         self.resume_at = None
         self.cycle_at = base.ticks_ms()
 
@@ -88,21 +91,43 @@ class NoiseI2S(base.Sensor):
         self._restart()
         return 0
 
+    def _clear_block(self):
+        self.block_m = 0  # block energy = block_m * 4**block_x (filter units), in small ints
+        self.block_x = 0
+        self.block_c = 0
+
     def feed(self, buf, n):
         """Process n samples (a full chunk, n <= CHUNK) of I2S words already in buf; True when
-        this chunk completed a block."""
+        this chunk completed a block. Runs 200 times a second: integers only (a float is a
+        heap object on the ESP32), one float computation per block."""
         st = self.state
         self.process(buf, n, st, aweight.COEF)
         if self.skip > 0:
             self.skip -= 1
             return False
-        self.block_e += st[13] * self.pow4[st[14]]
+        m = st[13]  # chunk energy m * 4**x; m < 2**30
+        x = st[14]
+        if m >= _ACC_TOP:  # headroom, so the sum below stays a small int
+            m >>= 2
+            x += 1
+        d = 2 * (x - self.block_x)
+        if d > 0:
+            self.block_m = (self.block_m >> d if d < 30 else 0) + m
+            self.block_x = x
+        elif d > -30:
+            self.block_m += m >> -d
+        if self.block_m >= _ACC_TOP:
+            self.block_m >>= 2
+            self.block_x += 1
         self.block_c += 1
         if self.block_c >= self.chunks_per_block:
-            db = 10 * math.log10(self.block_e / self.block_n + 1e-20) + self.offset
-            self.levels.add_block(db)
-            self.block_e = 0.0
-            self.block_c = 0
+            e = self.block_m * 4.0 ** self.block_x
+            db = 10 * math.log10(e / self.block_n + 1e-20) + self.offset
+            if db < DEAD_DB:
+                self.dead_blocks += 1  # no live microphone is that quiet: not a measurement
+            else:
+                self.levels.add_block(db)
+            self._clear_block()
             return True
         return False
 
@@ -132,7 +157,11 @@ class NoiseI2S(base.Sensor):
         lv = self.levels
         if not lv.count:
             self.poll(deadline)
+        dead = self.dead_blocks
+        self.dead_blocks = 0
         if not lv.count:
+            if dead:  # zeros on the bus: an unplugged or dead microphone, not a quiet street
+                raise base.SensorError("noise: the microphone is silent", base.E_RANGE)
             raise base.SensorError("noise: no complete block", base.E_TIMEOUT)
         m = 0
         for ch, db in ((R.LAEQ, lv.laeq()), (R.LAMAX, lv.lamax()), (R.LA10, lv.exceeded(10)),

@@ -81,6 +81,7 @@ class VirtualBoard:
         standin_hardware: bool = False,
         detach: bool = False,
         without: tuple[str, ...] = (),
+        gc_every_bytes: int = 2048,
     ) -> None:
         if pace not in ("fast", "realtime"):
             raise CliError(f"unknown pace {pace!r}", "use 'fast' or 'realtime'")
@@ -100,6 +101,7 @@ class VirtualBoard:
         self.standin_hardware = standin_hardware
         self.detach = detach
         self.without = tuple(without)  # board modules left out, e.g. ("lora",) to install the driver with mip
+        self.gc_every_bytes = gc_every_bytes  # collect at a safe point once this much was allocated (0: every one)
         self.port = ""
         self.pid = 0
         self.socket_path = ""
@@ -123,6 +125,8 @@ class VirtualBoard:
                 "scenario": self.scenario,
                 "stateDir": str(self.state_dir),
                 "heap": self.heap,
+                "gcEveryBytes": self.gc_every_bytes,
+                "heapTrace": bool(os.environ.get("CITYNODE_SIM_HEAP_TRACE")),
                 "pace": self.pace,
                 "rxGraceMs": self.rx_grace_ms,
                 "masterFd": master,
@@ -252,6 +256,9 @@ class VirtualBoard:
 
     def peak_heap(self) -> int:
         return self.control.peak_heap()
+
+    def live_heap_peak(self) -> int:
+        return self.control.live_heap_peak()
 
     def stats(self) -> dict[str, Any]:
         return self.control.stats()

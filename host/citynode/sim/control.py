@@ -136,8 +136,16 @@ class BoardControl:
         self.client.request("set_scenario", scenario=scenario)
 
     def peak_heap(self) -> int:
-        """Highest VM heap use seen (bytes, the simulator's own modules not counted)."""
+        """Upper bound of the firmware's peak heap use, in bytes (the simulator's modules not counted).
+
+        The heap is collected at safe points (sleeps, bus and radio waits); this is the highest
+        "live at the last collection + allocated since" seen, which no moment in between exceeds.
+        """
         return int(self.status()["heap_peak"])
+
+    def live_heap_peak(self) -> int:
+        """Highest heap use right after a collection: what the firmware really keeps (bytes)."""
+        return int(self.status()["heap_live_peak"])
 
     def stats(self) -> dict[str, Any]:
         st = self.status()
@@ -145,6 +153,8 @@ class BoardControl:
         out.update(
             virtual_ms=st["virtual_ms"], heap_peak=st["heap_peak"], heap_base=st["heap_base"],
             heap_limit=st["heap_limit"], last_reset=st["last_reset"], powered=st["powered"],
+            heap_live_peak=st["heap_live_peak"], heap_over_limit=st["heap_over_limit"],
+            gc_runs=st["gc_runs"], gc_skipped=st["gc_skipped"],
         )
         return out
 

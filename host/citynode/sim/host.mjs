@@ -103,9 +103,11 @@ export function makeHost(w) {
       clock.set(K.RTC, secs * 1e6 + us - clock.nowUs());
       Atomics.store(ctl, C.RTC_VALID, 1);
     },
+    /** -1: Ctrl-C; -3: the live heap went over the board's heap (the shim raises MemoryError). */
     sleep_us: (us) => {
       w.flush();
       w.sampleHeap();
+      if (w.takeOverLimit()) return -3;
       account("awake");
       const r = waitUntil(clock.nowUs() + Math.max(0, us));
       account("awake");
@@ -114,6 +116,7 @@ export function makeHost(w) {
     lightsleep: (ms) => {
       w.flush();
       w.sampleHeap();
+      if (w.takeOverLimit()) return -3;
       account("awake");
       const r = waitUntil(clock.nowUs() + Math.max(0, ms) * 1000, { interruptible: true });
       account("sleep");
@@ -158,6 +161,7 @@ export function makeHost(w) {
     /** Read up to n bytes (at least `min`), waiting at most timeoutMs (-1: forever). -1 = Ctrl-C. */
     in_read: (addr, n, min, timeoutMs) => {
       w.flush();
+      if (rx.available() < Math.max(min, 1)) w.sampleHeap();
       const dst = view(addr, n);
       let got = 0;
       const deadline = timeoutMs < 0 ? Infinity : clock.nowUs() + timeoutMs * 1000;
@@ -178,6 +182,7 @@ export function makeHost(w) {
       if (rx.available() > 0) return 1;
       w.flush();
       if (timeoutMs === 0) return 0;
+      w.sampleHeap();
       const deadline = timeoutMs < 0 ? Infinity : clock.nowUs() + timeoutMs * 1000;
       return waitUntil(deadline, { wake: () => rx.available() > 0, stepUs: 50000, forceReal: cfg.consoleWait !== "fast" });
     },
@@ -385,6 +390,7 @@ export function makeHost(w) {
     heap_base: () => Atomics.load(ctl, C.HEAP_BASE),
     heap_limit: () => cfg.heap,
     sample_heap: () => w.sampleHeap(),
+    gc_collect: () => w.sampleHeap(true),
     urandom: (ptr, n) => {
       crypto.randomFillSync(view(ptr, n));
       return n;

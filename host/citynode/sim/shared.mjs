@@ -15,9 +15,13 @@ export const C = {
   RTC_VALID: 6, // 1 = RTC memory / RTC time hold data (cleared by a power cut)
   RTC_LEN: 7, // bytes of RTC memory written by the user
   INTR_DONE: 8, // bumped each time the worker consumed an interrupt
-  HEAP_PEAK: 9, // highest gc.mem_alloc() seen (minus the simulator's own modules)
+  HEAP_PEAK: 9, // upper bound of the heap in use: live at the last collection + allocated since
   HEAP_BASE: 10, // gc.mem_alloc() after boot with only the simulator's modules loaded
   BOOTS: 11, // VM boots (soft and hard)
+  HEAP_LIVE_PEAK: 12, // highest heap in use right after a collection (what cannot be freed)
+  HEAP_OVER: 13, // collections after which the live heap exceeded the board's heap
+  GC_RUNS: 14, // collections at safe points (heapgc.mjs)
+  GC_SKIPPED: 15, // safe points where the shadow stack was too deep to collect
   SIZE: 16,
 };
 

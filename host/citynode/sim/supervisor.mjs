@@ -342,6 +342,8 @@ function status() {
     name: cfg.name, board: board.name, port: cfg.slavePath, pid: process.pid, powered, state_dir: cfg.stateDir,
     virtual_ms: Math.floor(clock.nowMs()), heap_peak: Atomics.load(ctl, C.HEAP_PEAK),
     heap_base: Atomics.load(ctl, C.HEAP_BASE), heap_limit: cfg.heap, last_reset: lastReset, stats,
+    heap_live_peak: Atomics.load(ctl, C.HEAP_LIVE_PEAK), heap_over_limit: Atomics.load(ctl, C.HEAP_OVER),
+    gc_runs: Atomics.load(ctl, C.GC_RUNS), gc_skipped: Atomics.load(ctl, C.GC_SKIPPED),
     console_bytes: consoleLog.total, radio_pending: radio.length,
   };
 }

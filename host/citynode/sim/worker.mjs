@@ -9,6 +9,7 @@ import { pathToFileURL } from "node:url";
 import { parentPort, receiveMessageOnPort, workerData } from "node:worker_threads";
 import { locateMicroPython } from "../vm/locate.mjs";
 import { Flash, ROOT } from "./flash.mjs";
+import { SafePointCollector, findDepthCounter } from "./heapgc.mjs";
 import { ResetSignal, makeHost } from "./host.mjs";
 import { Nvs } from "./nvs.mjs";
 import { Repl } from "./repl.mjs";
@@ -170,20 +171,35 @@ let vm = null;
 let resetKind = wd.resetKind; // cause of the last hardware reset
 let wakeReason = 0;
 
-function sampleHeap() {
-  if (!vm || !vm.memAlloc) return;
-  let a;
-  try {
-    a = vm.memAlloc();
-  } catch {
-    return;
+let depthAddr = null; // the port's call-depth counter: the same static address in every instance
+
+/** A safe point (heapgc.mjs): collect garbage if enough was allocated, and account heap use. */
+function sampleHeap(force = false) {
+  if (!vm || !vm.gc) return;
+  const r = vm.gc.safePoint(force);
+  const base = Atomics.load(ctl, C.HEAP_BASE);
+  if (r.before - base > Atomics.load(ctl, C.HEAP_PEAK)) Atomics.store(ctl, C.HEAP_PEAK, r.before - base);
+  if (r.skipped) Atomics.add(ctl, C.GC_SKIPPED, 1);
+  if (cfg.heapTrace) post({ t: "log", msg: `heap ${r.before - base} -> ${r.after - base}` });
+  if (!r.collected) return;
+  Atomics.add(ctl, C.GC_RUNS, 1);
+  const live = r.after - base;
+  if (live > Atomics.load(ctl, C.HEAP_LIVE_PEAK)) Atomics.store(ctl, C.HEAP_LIVE_PEAK, live);
+  if (live > cfg.heap) {
+    Atomics.add(ctl, C.HEAP_OVER, 1);
+    vm.overLimit = true; // the next sleep raises MemoryError in the firmware, as an allocation would on the board
   }
-  const used = a - Atomics.load(ctl, C.HEAP_BASE);
-  if (used > Atomics.load(ctl, C.HEAP_PEAK)) Atomics.store(ctl, C.HEAP_PEAK, used);
+}
+
+/** True once after the live heap went over the board's heap (see sampleHeap). */
+function takeOverLimit() {
+  if (!vm || !vm.overLimit) return false;
+  vm.overLimit = false;
+  return true;
 }
 
 const w = {
-  ctl, clock, rx, cfg, board, hw, nvs, rtcmem, service, post, flush, drainRadio, sampleHeap, rtcUs,
+  ctl, clock, rx, cfg, board, hw, nvs, rtcmem, service, post, flush, drainRadio, sampleHeap, takeOverLimit, rtcUs,
   mem: () => lastInstanceMemory(),
   out: (bytes, cooked) => out(bytes, cooked),
   resetCause: () => RESET_CODES[resetKind] || 1,
@@ -204,11 +220,23 @@ function bannerText() {
   return `MicroPython v1.27.0 on 2025-12-09; ${name} with ${mcu}`;
 }
 
+// The simulator's own modules live in this heap too (on a board they are C code in flash):
+// they get room beyond the board's heap so the firmware's share is the configured size.
+const SIM_HEAP_ALLOWANCE = 96 * 1024;
+
 async function newVm() {
   const t0 = performance.now();
-  const mp = await loadMicroPython({ heapsize: cfg.heap, stdout: vmStdout, stderr: vmStdout, linebuffer: false });
+  const mp = await loadMicroPython({
+    heapsize: cfg.heap + SIM_HEAP_ALLOWANCE, stdout: vmStdout, stderr: vmStdout, linebuffer: false,
+  });
   const instance = lastInstance;
-  vm = { mp, instance, memAlloc: null };
+  const ex = instance.exports;
+  if (depthAddr === null) {
+    const start = ex.emscripten_stack_get_base();
+    depthAddr = findDepthCounter(mp, ex.memory, start, Math.min(1 << 20, ex.memory.buffer.byteLength - start));
+    if (depthAddr < 0) post({ t: "log", msg: "heap: the port's call-depth counter was not found; no collection while the firmware runs" });
+  }
+  vm = { mp, instance, gc: null, overLimit: false };
   flash.populate(mp.FS);
   flash.install(mp.FS);
   mp.FS.mkdir("/cnsim");
@@ -221,9 +249,12 @@ async function newVm() {
       "sys.path.insert(0, '/cnsim')\nimport _cnsim_boot\nsys.path.pop(0)\n" +
       "os.umount('/cnsim')\ndel os, vfs, sys, _cnsim_boot\nimport gc\ngc.collect()\ndel gc\n",
   );
-  const gc = mp.pyimport("_cnsim_gc");
-  vm.memAlloc = gc._real_alloc;
-  const base = vm.memAlloc();
+  const gcmod = mp.pyimport("_cnsim_gc");
+  vm.gc = new SafePointCollector({
+    exports: ex, depthAddr, scanAddr: gcmod._SCAN_ADDR, scanLen: gcmod._SCAN_LEN,
+    collect: gcmod._real_collect, memAlloc: gcmod._real_alloc, everyBytes: cfg.gcEveryBytes ?? 2048,
+  });
+  const base = vm.gc.memAlloc();
   Atomics.store(ctl, C.HEAP_BASE, base);
   vm.builtins = mp.pyimport("builtins");
   vm.main = mp.globals.__dict__;

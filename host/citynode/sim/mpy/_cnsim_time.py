@@ -15,6 +15,15 @@ ticks_add = _t.ticks_add
 _timers = []  # [due_us_abs_ticks, period_ms, callback, timer, periodic] (machine.Timer)
 
 
+def _check(r):
+    """A host wait's result: -1 is Ctrl-C; -3 is the live heap over the board's heap (heapgc.mjs)."""
+    if r < 0:
+        if r == -3:
+            raise MemoryError("memory allocation failed: the live heap is over the board's heap")
+        raise KeyboardInterrupt
+    return r
+
+
 def _sleep_us(us):
     if us < 0:
         us = 0
@@ -24,8 +33,7 @@ def _sleep_us(us):
         if left > us:
             break
         if left > 0:
-            if _h.sleep_us(left) < 0:
-                raise KeyboardInterrupt
+            _check(_h.sleep_us(left))
             us -= left
         if t[4]:
             t[0] = ticks_add(t[0], t[1] * 1000)
@@ -34,8 +42,7 @@ def _sleep_us(us):
         t[2](t[3])
     while us > 0:  # values cross to the host as 32-bit ints
         step = us if us < 1000000000 else 1000000000
-        if _h.sleep_us(step) < 0:
-            raise KeyboardInterrupt
+        _check(_h.sleep_us(step))
         us -= step
 
 

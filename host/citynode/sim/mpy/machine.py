@@ -5,6 +5,7 @@
 import _cnsim as _h
 from uctypes import addressof as _a
 from micropython import const
+from _cnsim_time import _check as _ki
 
 
 def _nbytes(buf):
@@ -43,10 +44,6 @@ def _board():
     return _B
 
 
-def _ki(r):
-    if r < 0:
-        raise KeyboardInterrupt
-    return r
 
 
 def _pin_id(p):
