@@ -11,18 +11,9 @@ import pytest
 from citynode.protocol import MemoryCounterStore, decode, derive_keys
 from citynode.service.lines import Reply, command, frame_line, parse_reply
 from citynode.service.proofs import prove_mac, rekey_proof
-from test_fw_node_fakes import fake_files, run_fw
+from test_fw_node_fakes import DEV, SECRET, SOIL, fake_files, run_fw
 
-SECRET = bytes(range(16))
-DEV = 0x0000002A
 NONCE = bytes.fromhex("00112233445566778899aabbccddeeff")
-
-SOIL_CONFIG = {
-    "kind": "soil",
-    "period_s": 900,
-    "sensors": [{"type": "soil_cap", "dry_mv": 2800, "wet_mv": 1300}],
-    "window_ms": 0,
-}
 
 SESSION = r'''
 import io
@@ -37,7 +28,8 @@ lio = LineIO(io.BytesIO(INPUT), Out(), None)
 from cn.nodesvc import ServiceContext
 svc = Service(ServiceContext(node), lio)
 while True:
-    svc.nonce = NONCE
+    if NONCE is not None:
+        svc.nonce = NONCE
     line = lio.readline(60000)
     if line == b"" and lio.eof:
         break
@@ -46,9 +38,12 @@ POST
 '''
 
 
-def session(lines: list[bytes], files: dict[str, bytes] | None = None, post: str = "") -> tuple[list[Reply], str]:
+def session(lines: list[bytes], files: dict[str, bytes] | None = None, post: str = "",
+            nonce: bytes | None = NONCE) -> tuple[list[Reply], str]:
+    """Feed lines to the node's service loop; (parsed replies, output). nonce: the challenge
+    the node issues before every line (None: the node's own random ones)."""
     body = (SESSION.replace("INPUT", repr(b"".join(lines)))
-            .replace("NONCE", repr(NONCE)).replace("POST", post))
+            .replace("NONCE", repr(nonce)).replace("POST", post))
     out = run_fw(body, files)
     replies = [parse_reply(line[2:].encode()) for line in out.splitlines() if line.startswith("R ")]
     assert all(r is not None for r in replies), out
@@ -61,7 +56,7 @@ def cmd(seq: int, verb: str, *args: str) -> bytes:
 
 def provision_lines(start: int = 1, config: dict[str, Any] | None = None) -> list[bytes]:
     return [
-        cmd(start, "CONFIG", json.dumps(config or SOIL_CONFIG)),
+        cmd(start, "CONFIG", json.dumps(config or SOIL)),
         cmd(start + 1, "KEY", f"{DEV:08x}", SECRET.hex()),
         cmd(start + 2, "COMMIT"),
     ]
@@ -79,7 +74,7 @@ def test_hello_on_a_fresh_node_reports_identity_and_unprovisioned_state() -> Non
 
 
 def test_bad_lines_get_clear_errors_and_change_nothing() -> None:
-    good = cmd(3, "CONFIG", json.dumps(SOIL_CONFIG))
+    good = cmd(3, "CONFIG", json.dumps(SOIL))
     corrupted = good.replace(b"900", b"901")  # checksum no longer matches
     lines = [
         corrupted,
@@ -88,7 +83,7 @@ def test_bad_lines_get_clear_errors_and_change_nothing() -> None:
         b"CN 5 HELLO *ZZZZ\n",
         b"CN " + b"x" * 5000 + b"\n",  # longer than the node's line limit
         cmd(6, "CONFIG", "{not json"),
-        cmd(7, "CONFIG", json.dumps({**SOIL_CONFIG, "period_s": 5})),
+        cmd(7, "CONFIG", json.dumps({**SOIL, "period_s": 5})),
         cmd(8, "KEY", "0000002a", "abcd"),
         cmd(9, "KEY", "00000000", SECRET.hex()),
         cmd(10, "COMMIT"),
@@ -161,26 +156,9 @@ def test_a_locked_node_changes_key_only_with_a_proof_of_the_current_key() -> Non
 
 
 def test_the_rekey_nonce_changes_after_every_attempt() -> None:
-    body = r'''
-import io
-from cn.service import LineIO, Service
-class Out:
-    def write(self, s):
-        print("R " + s.rstrip("\n"))
-node = boot_node()
-lio = LineIO(io.BytesIO(INPUT), Out(), None)
-from cn.nodesvc import ServiceContext
-svc = Service(ServiceContext(node), lio)
-while True:
-    line = lio.readline(60000)
-    if line == b"" and lio.eof:
-        break
-    svc.handle(line)
-'''
     lines = [cmd(1, "HELLO"), cmd(2, "KEY", "0000002a", "zz"), cmd(3, "HELLO")]
-    out = run_fw(body.replace("INPUT", repr(b"".join(lines))))
-    replies = [parse_reply(x[2:].encode()) for x in out.splitlines() if x.startswith("R ")]
-    assert replies[0] and replies[2]
+    replies, _ = session(lines, nonce=None)
+    assert replies[0].seq == 1 and replies[2].seq == 3
     assert replies[0].data["nonce"] != replies[2].data["nonce"]
 
 

@@ -11,7 +11,8 @@ import pytest
 
 from citynode.protocol import MemoryCounterStore, decode
 from citynode.service import ServiceClient, ServiceError, probe
-from test_fw_node_vboard import DEV, SECRET, SOIL_V3, decode_packets, needs_vboard, run_until, scenario, seed
+from citynode.sim.firmware import run_until, scenario, seed
+from test_fw_node_vboard import DEV, KEY, SECRET, SOIL_V3, decode_packets, needs_vboard
 
 pytestmark = [pytest.mark.slow, needs_vboard]
 
@@ -19,7 +20,7 @@ pytestmark = [pytest.mark.slow, needs_vboard]
 def test_provision_prove_and_run_over_serial(tmp_path: Path) -> None:
     from citynode.sim import VirtualBoard
 
-    seed(tmp_path, "heltec_v3", config=None, key=False)
+    seed(tmp_path, "heltec_v3")  # flashed and deployed, not provisioned
     with VirtualBoard(board="heltec_v3", scenario=scenario("soil_week.json"), state_dir=tmp_path) as vb:
         info = probe(vb.port, timeout=10)
         assert info is not None and info["provisioned"] is False and info["board"] == "heltec_v3"
@@ -53,7 +54,7 @@ def test_provision_prove_and_run_over_serial(tmp_path: Path) -> None:
 def test_service_window_after_reset_and_rekey_with_proof(tmp_path: Path) -> None:
     from citynode.sim import VirtualBoard
 
-    seed(tmp_path, "heltec_v3", {**SOIL_V3, "window_ms": 2000})
+    seed(tmp_path, "heltec_v3", {**SOIL_V3, "window_ms": 2000}, KEY)
     new_secret = bytes(range(40, 56))
     with VirtualBoard(board="heltec_v3", scenario=scenario("soil_week.json"), state_dir=tmp_path) as vb:
         run_until(vb, 30_000)  # first frame sent, asleep

@@ -12,6 +12,7 @@ sets SENSOR_FAULT and the error byte, never the frame); the watchdog is fed betw
 steps; the whole cycle is guarded by main.py, which counts crashes and backs off.
 """
 
+import gc
 import time
 
 from micropython import const
@@ -159,9 +160,14 @@ class Node:
         self.cfg, self.cfg_reason = config.load(config.PATH, known_sensor)
         if self.cfg is not None:
             self.window_ms = self.cfg["window_ms"]
+        # Everything built from the config is rebuilt from the new one, so that after a COMMIT
+        # in service mode, RUN measures and sends exactly as a reboot into the config would
+        # (a duty budget made by DIAG before the COMMIT must not keep the old limit).
         self.enc = None
         self.sensors = None
         self.sinks = None
+        self.battery = None
+        self.budget = None
 
     def config_changed(self):
         self.load_config()
@@ -254,6 +260,7 @@ class Node:
                 except Exception:  # noqa: BLE001 - a missing chip must not stop the node
                     self.state.driver_errors += 1
                     self.note_error(R.ERR_SENSOR, 3)
+                gc.collect()  # loading a driver leaves garbage: keep the heap's peak low
                 if name == "battery":
                     listed_battery = True
                     self.battery = drv
@@ -524,6 +531,25 @@ class Node:
 
     # ------------------------------------------------------------------ main
 
+    def _serve(self, svc, entered):
+        """Service mode under the watchdog, entered at boot (`entered`) or if the host wakes
+        the node in its window. True when the node goes on to measure in this boot (RUN, no
+        wake-up, or idle on a provisioned node); REBOOT, or ending unprovisioned, resets.
+        The session (its line buffer, staged data) is garbage once this returns."""
+        if entered or svc.wait_for_wakeup(self.window_ms):
+            self.start_wdt()
+            if entered:
+                svc.run(self.feed, idle_ms=600000 if self.provisioned() else 0)
+            else:
+                svc.run(self.feed)
+            if svc.reboot or not self.provisioned():
+                self.state.save()
+                self.machine.reset()
+                return False
+        svc = None
+        gc.collect()
+        return True
+
     def run(self):
         """Everything after boot: window/service mode, then cycles. Does not return on a
         board (deep sleep resets it); returns the sleep length to tests."""
@@ -533,31 +559,26 @@ class Node:
             from cn.nodesvc import check_factory_reset
 
             check_factory_reset(self)
+            gc.collect()  # a cold boot only: the service module is not needed any more
+        go_on = True
         if not self.provisioned() or st.flags & F_SERVICE:
             st.flags &= ~F_SERVICE
-            svc = self.service(mode="service")
-            self.start_wdt()
-            svc.run(self.feed, idle_ms=600000 if self.provisioned() else 0)
-            if svc.reboot or not self.provisioned():
-                st.save()
-                self.machine.reset()
-                return 0
+            go_on = self._serve(self.service(mode="service"), True)
         elif not woke and self.window_ms:
-            svc = self.service(mode="window")
-            if svc.wait_for_wakeup(self.window_ms):
-                self.start_wdt()
-                svc.run(self.feed)
-                if svc.reboot or not self.provisioned():
-                    st.save()
-                    self.machine.reset()
-                    return 0
+            go_on = self._serve(self.service(mode="window"), False)
+        if not go_on:
+            return 0  # reset (on a board machine.reset() does not return)
         self.start_wdt()
+        self.feed()  # whatever the last service verb took, the cycle starts with a full period
         if self.cause == R.RESET_WATCHDOG and st.crashes >= 2 and not (st.flags & F_BACKOFF):
             # A hang the watchdog caught, again: back off before trying (a crash main.py
             # caught has already slept its back-off).
             st.flags |= F_BACKOFF
             return self.deep_sleep(self.crash_backoff_ms())
         st.flags &= ~F_BACKOFF
+        self.encoder()
+        gc.collect()  # loading the encoder left garbage (open_sensors collects after each driver)
+        self.open_sensors()
         if self.cfg["kind"] == "noise":
             return self.run_noise()
         ms = self.cycle()

@@ -87,7 +87,10 @@ class BoardControl:
         return self.client.request("status")
 
     def advance(self, ms: float) -> int:
-        """Move virtual time forward (a sleeping or waiting board wakes accordingly)."""
+        """Move virtual time forward (a sleeping or waiting board wakes accordingly).
+
+        The jump stands for time the firmware spent as it does (waiting, feeding): a running
+        watchdog's deadline moves with it, so a jump never fires the watchdog by itself."""
         return int(self.client.request("advance", ms=ms)["virtual_ms"])
 
     def set_time_limit(self, ms: float | None) -> None:

@@ -352,8 +352,15 @@ const handlers = {
   status: async () => status(),
   advance: async (r) => {
     const limit = clock.get(K.LIMIT);
-    if (limit > 0) clock.set(K.LIMIT, limit + Number(r.ms) * 1000); // held: let it run that much further
-    else clock.advanceUs(Number(r.ms) * 1000);
+    const us = Number(r.ms) * 1000;
+    if (limit > 0) clock.set(K.LIMIT, limit + us); // held: let it run that much further
+    else {
+      clock.advanceUs(us);
+      // The jump is time the firmware spends doing what it does (waiting and feeding); it gets
+      // no CPU to feed during it, so a running watchdog's deadline moves with the clock (moved
+      // after the jump: a feed in between then errs on the late side, never fires falsely).
+      if (Atomics.load(ctl, C.WDT_ON) === 1 && us > 0) clock.set(K.W_DEADLINE, clock.get(K.W_DEADLINE) + us);
+    }
     doorbell();
     return { virtual_ms: Math.floor(clock.nowMs()) };
   },
