@@ -36,7 +36,7 @@ KINDS: dict[str, tuple[str, str, dict[str, Any], int]] = {
 
 def run() -> dict[str, Any]:
     from citynode.sim import VirtualBoard
-    from citynode.sim.firmware import run_until, scenario, seed
+    from citynode.sim.firmware import run_free_until, scenario, seed
 
     key = (0x00BE0001, secrets.token_bytes(16))  # any key: the bench decodes nothing
     heap: dict[str, int] = {}
@@ -50,7 +50,7 @@ def run() -> dict[str, Any]:
             seed(Path(d), board, {**cfg, "window_ms": 0}, key)
             with VirtualBoard(board=board, scenario=world_data, state_dir=d, heap=64 * 1024) as vb:
                 t0 = time.monotonic()
-                run_until(vb, virtual_ms, timeout_s=1800)
+                run_free_until(vb, virtual_ms, timeout_s=1800)
                 real = time.monotonic() - t0
                 stats = vb.stats()
                 heap[kind] = vb.peak_heap()

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from citynode.protocol import MemoryCounterStore
-from citynode.sim.firmware import run_until, scenario, seed
+from citynode.sim.firmware import run_free_until, scenario, seed
 from test_fw_node_vboard import KEY, decode_packets, needs_vboard
 
 DAY_MS = 24 * 3600 * 1000
@@ -35,7 +35,7 @@ def run_board(tmp: Path, board: str, config: dict[str, Any], world: dict[str, An
         t = 0
         while t < virtual_ms:
             t = min(t + step, virtual_ms)
-            run_until(vb, t, timeout_s)
+            run_free_until(vb, t, timeout_s)
             packets += vb.radio_packets()
         stats = vb.stats()
     assert stats["heap_over_limit"] == 0 and stats["heap_live_peak"] <= HEAP, stats
@@ -212,12 +212,12 @@ def test_counter_never_repeats_across_random_power_cuts(tmp_path: Path) -> None:
         now = 0
         for _ in range(60):
             now += rng.choice([rng.uniform(0, 1500), rng.uniform(0, 60_000), rng.uniform(60_000, 600_000)])
-            run_until(vb, int(now))
+            run_free_until(vb, int(now))
             vb.power_cut()
             vb.power_on()
             now = vb.control.virtual_ms()
         now += 20 * 60_000
-        run_until(vb, int(now))
+        run_free_until(vb, int(now))
         packets = vb.radio_packets()
     counters = []
     store = MemoryCounterStore()

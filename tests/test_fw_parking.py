@@ -179,12 +179,18 @@ for cycle in range(3):
     out.append([m, list(d.field)])
     d.stop()
 writes = [(e[2], e[3].hex()) for e in bus.log if e[0] == "wm"]
-result({"out": out, "writes": writes[:3], "last": writes[-1], "chip": d.selftest().get("chip_id")})
+learned = d.detector.learned
+st = d.selftest()
+result({"out": out, "writes": writes[:3], "last": writes[-1], "st": st, "learned": learned,
+        "after": d.detector.learned})
 """)
     assert r["out"][0] == [0, [210, -45, 390]]  # learning: no parking channels yet
     assert r["out"][2][0] == 0b111 << 13
     assert r["writes"] == [[0x0B, "01"], [0x09, "05"], [0x09, "00"]]  # SET/RESET, continuous 50 Hz 2 G, standby
-    assert r["chip"] == 0xFF
+    st = r["st"]
+    assert st["chip_id"] == 0xFF and st["ok"] is True and st["name"] == "qmc5883l"
+    assert st["learned"] == r["learned"] == r["after"]  # the self-test reads, it does not feed the detector
+    assert len(st["field_mg"]) == 3 and all(abs(v) < 1000 for v in st["field_mg"])
 
 
 def test_qmc5883l_data_never_ready_is_contained_timeout() -> None:
@@ -194,10 +200,14 @@ dev = QMC([(0, 0, 0)])
 dev.ready = False
 d = QMC5883L({}, {}, bus=fwbus.I2C(dev))
 d.start()
-result(fwbus.timed_read(d, 300))
+r = fwbus.timed_read(d, 300)
+r["selftest"] = d.selftest()
+result(r)
 """)
     assert r["code"] == 1  # E_TIMEOUT
     assert r["elapsed"] <= 305
+    st = r["selftest"]
+    assert st["ok"] is False and "no data ready" in st["error"]  # the fault as text for the installer
 
 
 def test_lis3mdl_identity_single_shot_and_auto_increment() -> None:

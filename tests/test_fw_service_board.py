@@ -11,7 +11,7 @@ import pytest
 
 from citynode.protocol import MemoryCounterStore, decode
 from citynode.service import ServiceClient, ServiceError, probe
-from citynode.sim.firmware import run_until, scenario, seed
+from citynode.sim.firmware import run_free_until, scenario, seed
 from test_fw_node_vboard import DEV, KEY, SECRET, SOIL_V3, decode_packets, needs_vboard
 
 pytestmark = [pytest.mark.slow, needs_vboard]
@@ -45,7 +45,7 @@ def test_provision_prove_and_run_over_serial(tmp_path: Path) -> None:
             assert SECRET.hex() not in text
             node.reboot()
         start = vb.control.virtual_ms()
-        run_until(vb, start + 5 * 60_000)
+        run_free_until(vb, start + 5 * 60_000)
         frames, errors = decode_packets(vb.radio_packets())
     assert not errors and frames
     assert frames[0].counter >= 1  # the test frame's counter is never sent again
@@ -57,7 +57,7 @@ def test_service_window_after_reset_and_rekey_with_proof(tmp_path: Path) -> None
     seed(tmp_path, "heltec_v3", {**SOIL_V3, "window_ms": 2000}, KEY)
     new_secret = bytes(range(40, 56))
     with VirtualBoard(board="heltec_v3", scenario=scenario("soil_week.json"), state_dir=tmp_path) as vb:
-        run_until(vb, 30_000)  # first frame sent, asleep
+        run_free_until(vb, 30_000)  # first frame sent, asleep
         with ServiceClient(vb.port, timeout=10) as node:
             # as at the bench: keep calling while the board is reset; it listens for 2 s
             waker = threading.Thread(target=node.wake, kwargs={"timeout": 15})
@@ -75,7 +75,7 @@ def test_service_window_after_reset_and_rekey_with_proof(tmp_path: Path) -> None
             rekeyed = vb.control.virtual_ms()
             assert node.prove_key(new_secret, DEV)
             node.run()
-        run_until(vb, vb.control.virtual_ms() + 60_000)
+        run_free_until(vb, vb.control.virtual_ms() + 60_000)
         packets = vb.radio_packets()
     store = MemoryCounterStore()
     frames = [decode(bytes.fromhex(p["bytes"]), {DEV: new_secret}, store) for p in packets if p["t_ms"] > rekeyed]

@@ -168,16 +168,12 @@ def display(values, mask):
     return out
 
 
-def selftest_read(drv, wait_cap_ms=6000):
-    """Start, wait the warm-up (capped: service mode is interactive), read once, stop."""
-    values = [0] * R.N_CHANNELS
+def selftest_with(drv, probe):
+    """Run probe(info) on drv and stop it whatever happens; a fault becomes text in info
+    (service mode shows it to the installer, it never stops the session)."""
     info = {"name": drv.NAME}
     try:
-        w = drv.start()
-        if w:
-            sleep_ms(min(w, wait_cap_ms))
-        m = drv.read(values, deadline_in(drv.READ_MS))
-        info["values"] = display(values, m)
+        probe(info)
         info["ok"] = True
     except Exception as e:  # noqa: BLE001 - service mode reports any fault as text
         info["ok"] = False
@@ -188,3 +184,17 @@ def selftest_read(drv, wait_cap_ms=6000):
         except Exception:  # noqa: BLE001
             pass
     return info
+
+
+def selftest_read(drv, wait_cap_ms=6000):
+    """Start, wait the warm-up (capped: service mode is interactive), read once, stop."""
+
+    def probe(info):
+        values = [0] * R.N_CHANNELS
+        w = drv.start()
+        if w:
+            sleep_ms(min(w, wait_cap_ms))
+        m = drv.read(values, deadline_in(drv.READ_MS))
+        info["values"] = display(values, m)
+
+    return selftest_with(drv, probe)

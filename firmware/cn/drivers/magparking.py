@@ -78,8 +78,10 @@ class MagParking(base.Sensor):
         return self.detector.fill(values, now)
 
     def selftest(self):
-        info = {"name": self.NAME}
-        try:
+        """One field reading and the detector's state; the detector itself is left as it was
+        (read() would feed it)."""
+
+        def probe(info):
             self.start()
             base.sleep_ms(30)
             f = self.measure(base.deadline_in(500))
@@ -88,13 +90,5 @@ class MagParking(base.Sensor):
             info["learned"] = d.learned
             info["occupied"] = d.occupied
             info["deviation_mg2"] = d.dev2
-            info["ok"] = True
-        except Exception as e:  # noqa: BLE001
-            info["ok"] = False
-            info["error"] = "%s: %s" % (type(e).__name__, e)
-        finally:
-            try:
-                self.stop()
-            except Exception:  # noqa: BLE001
-                pass
-        return info
+
+        return base.selftest_with(self, probe)

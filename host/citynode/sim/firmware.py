@@ -59,7 +59,7 @@ def scenario(name: str) -> dict[str, Any]:
     return data
 
 
-def run_until(vb: VirtualBoard, virtual_ms: int, timeout_s: float = 300.0) -> dict[str, Any]:
+def run_free_until(vb: VirtualBoard, virtual_ms: int, timeout_s: float = 300.0) -> dict[str, Any]:
     """Let the board run freely (fast pace: sleeps take no real time) until its virtual clock
     reaches virtual_ms; returns the last status. Unlike BoardControl.run_until the clock is not
     held there: the node keeps running while the caller looks at it (serial sessions need that)."""

@@ -16,6 +16,8 @@
 // Not covered: an object that only a Wasm local of a C function holds while that C function
 // calls back into Python which reaches a safe point (e.g. list(g) where the generator g sleeps).
 // The firmware and the shims do not do that; tests/test_sim_heap.py checks the patterns they use.
+// CITYNODE_SIM_HEAP_TRACE=1 in the environment of VirtualBoard logs every safe point's heap
+// (before -> after) to the board's supervisor.log.
 
 /**
  * Finds the port's static `external_call_depth` counter: the one word of static data that is
@@ -62,8 +64,6 @@ export class SafePointCollector {
     this.memAlloc = memAlloc;
     this.everyBytes = everyBytes;
     this.lastAfter = memAlloc();
-    this.collections = 0;
-    this.skipped = 0; // shadow stack deeper than the scan buffer: no collection that time
   }
 
   /**
@@ -77,7 +77,7 @@ export class SafePointCollector {
     const cur = this.ex.emscripten_stack_get_current();
     const used = base - cur;
     if (used > this.scanLen || this.depthAddr < 0) {
-      this.skipped++;
+      // shadow stack deeper than the scan buffer (or no counter): no collection this time
       return { before, after: before, collected: false, skipped: true };
     }
     const u8 = new Uint8Array(this.ex.memory.buffer);
@@ -94,7 +94,6 @@ export class SafePointCollector {
     new Uint8Array(this.ex.memory.buffer).fill(0, this.scanAddr, this.scanAddr + this.scanLen);
     const after = this.memAlloc();
     this.lastAfter = after;
-    this.collections++;
     return { before, after, collected: true };
   }
 }

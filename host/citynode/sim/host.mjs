@@ -93,6 +93,14 @@ export function makeHost(w) {
     }
   }
 
+  /** The firmware is about to wait: flush the console, collect garbage (a safe point,
+   * heapgc.mjs). True once the live heap went over the board's heap (MemoryError). */
+  function waitPoint() {
+    w.flush();
+    w.sampleHeap();
+    return w.takeOverLimit();
+  }
+
   const host = {
     // ---- time
     ticks_ms: () => Math.floor((clock.nowUs() - clock.get(K.BOOT)) / 1000) & TICKS_MASK,
@@ -105,26 +113,21 @@ export function makeHost(w) {
     },
     /** -1: Ctrl-C; -3: the live heap went over the board's heap (the shim raises MemoryError). */
     sleep_us: (us) => {
-      w.flush();
-      w.sampleHeap();
-      if (w.takeOverLimit()) return -3;
+      if (waitPoint()) return -3;
       account("awake");
       const r = waitUntil(clock.nowUs() + Math.max(0, us));
       account("awake");
       return r;
     },
     lightsleep: (ms) => {
-      w.flush();
-      w.sampleHeap();
-      if (w.takeOverLimit()) return -3;
+      if (waitPoint()) return -3;
       account("awake");
       const r = waitUntil(clock.nowUs() + Math.max(0, ms) * 1000, { interruptible: true });
       account("sleep");
       return r;
     },
     deepsleep: (ms) => {
-      w.flush();
-      w.sampleHeap();
+      waitPoint(); // the heap is gone with the reset: only its peak counts
       account("awake");
       throw new ResetSignal("deepsleep", ms);
     },
