@@ -9,7 +9,7 @@ export CITYNODE_ROOT := $(CURDIR)
 STAMP := $(VENV)/.setup-done
 PYTEST_ARGS ?=
 
-.PHONY: setup test test-quick lint bench demo clean services registry
+.PHONY: setup test test-quick check lint bench demo clean services registry
 
 setup: $(STAMP)
 
@@ -29,6 +29,9 @@ test: setup services
 
 test-quick: setup
 	$(BIN)/python -m pytest -m 'not slow' $(PYTEST_ARGS)
+
+# Before each commit: lint, types and the quick tests.
+check: lint test-quick
 
 lint: setup
 	$(BIN)/ruff check host tests bench

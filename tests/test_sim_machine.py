@@ -133,5 +133,8 @@ print(n, time.ticks_diff(time.ticks_us(), t0) // 1000, sum(1 for w in words if w
 """)
     n, elapsed_ms, filled = out.split()
     assert int(n) == 3840
-    assert 19 <= int(elapsed_ms) <= 25  # 960 samples at 48 kHz are 20 ms of sound
+    # A blocking readinto waits until the buffer is full: 960 samples at 48 kHz cannot arrive in less
+    # than 20 ms of board time. No upper bound: the free-running board's clock follows the host's,
+    # and a loaded host makes it later (that is a timing, measured in bench/, not a behaviour).
+    assert int(elapsed_ms) >= 19
     assert filled == "True"  # every word carries audio, not only the first quarter

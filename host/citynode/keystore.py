@@ -109,6 +109,10 @@ class Keystore:
             st = self.path.stat()
         except FileNotFoundError:
             return _Parsed(self.path, None, {"format": FORMAT, "devices": {}, "audit": []})
+        except OSError as err:  # a path through a file (NotADirectoryError), permissions
+            raise KeystoreError(f"cannot open keystore {self.path}: {err.strerror}",
+                                "give a keystore path in a directory you can write (--keystore FILE)",
+                                EXIT_USAGE) from None
         self._check_mode(st)  # on every call: a chmod does not change the content
         parsed = self._parsed
         if parsed is not None and parsed.signature == _signature(st):
@@ -154,9 +158,14 @@ class Keystore:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[dict[str, Any]]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         lock_path = self.path.with_name(self.path.name + ".lock")
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as err:
+            raise KeystoreError(f"cannot write keystore {self.path}: {err.strerror}",
+                                "give a keystore path in a directory you can write (--keystore FILE)",
+                                EXIT_USAGE) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             data = copy.deepcopy(self._load())  # the kept copy stays as the file is if the change fails

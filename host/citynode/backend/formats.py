@@ -36,6 +36,9 @@ class FormatError(ValueError):
 def _b64(text: object, what: str) -> bytes:
     if not isinstance(text, str):
         raise FormatError(f"{what} is not a base64 string")
+    # The packet forwarder's own PROTOCOL.TXT example is unpadded: restore the padding first.
+    if len(text) % 4 in (2, 3) and not text.endswith("="):
+        text += "=" * (-len(text) % 4)
     try:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError) as err:
@@ -234,7 +237,20 @@ def detect(obj: dict[str, Any]) -> str:
 
 
 def parse_json(obj: object, fmt: str = "auto", source: str = "jsonl") -> list[Uplink]:
-    """Uplinks in one JSON message. fmt: auto, chirpstack, tts, rxpk, citynode."""
+    """Uplinks in one JSON message. fmt: auto, chirpstack, tts, rxpk, citynode.
+
+    Whatever the message's shape (a number where an object belongs, a list for a string...),
+    the only error raised is FormatError: a source counts it as a reject and carries on.
+    """
+    try:
+        return _parse_json(obj, fmt, source)
+    except FormatError:
+        raise
+    except (TypeError, AttributeError, KeyError, IndexError, ValueError, OverflowError) as err:
+        raise FormatError(f"message of an unexpected shape ({type(err).__name__.lower()}: {err})") from None
+
+
+def _parse_json(obj: object, fmt: str, source: str) -> list[Uplink]:
     if not isinstance(obj, dict):
         raise FormatError("expected a JSON object")
     kind = detect(obj) if fmt == "auto" else fmt

@@ -12,6 +12,8 @@ from collections import Counter, deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from citynode.errors import CliError
+
 
 class Metrics:
     def __init__(self, rate_window_s: float = 60.0) -> None:
@@ -123,7 +125,13 @@ class HealthServer:
 
         self.metrics = metrics
         self.healthy = healthy
-        self.httpd = ThreadingHTTPServer((host, port), Handler)
+        if not 0 <= port <= 65535:
+            raise CliError(f"bad health port {port}", "ports are 0..65535 (0 picks a free one)")
+        try:
+            self.httpd = ThreadingHTTPServer((host, port), Handler)
+        except OSError as err:
+            raise CliError(f"cannot serve /health on {host}:{port}: {err.strerror}",
+                           "pick a free port (--health-port N) or stop what uses it") from None
         self.httpd.daemon_threads = True
         self.port = int(self.httpd.server_address[1])
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="health", daemon=True)

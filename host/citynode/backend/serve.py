@@ -95,7 +95,7 @@ def run_serve(config: ServeConfig, stop: threading.Event | None = None, *,
             src.start()
             started.append(src)
         if config.health_port is not None:
-            health = HealthServer(metrics, config.health_port, healthy=lambda: _healthy(pipeline))
+            health = HealthServer(metrics, config.health_port, healthy=lambda: _healthy(pipeline, sources))
             health.start()
         info: dict[str, object] = {"db": safe_url(config.db), "devices": len(keys), "pid": os.getpid(),
                                    "sources": [s.name for s in sources],
@@ -111,6 +111,10 @@ def run_serve(config: ServeConfig, stop: threading.Event | None = None, *,
                 log.error("pipeline_died", "the ingest worker stopped")
                 code = EXIT_FAILED
                 break
+            for src in sources:
+                if not src.running() and src.restart():
+                    metrics.count("source_restarts")
+                    log.error("source_restarted", f"{src.name} stopped receiving; started it again")
             if time.monotonic() >= next_check:
                 next_check = time.monotonic() + config.keys_reload_s
                 mtime = _mtime(keys_path)
@@ -144,9 +148,12 @@ def run_serve(config: ServeConfig, stop: threading.Event | None = None, *,
     return code
 
 
-def _healthy(pipeline: Pipeline) -> tuple[bool, str]:
+def _healthy(pipeline: Pipeline, sources: list[Source]) -> tuple[bool, str]:
     if not pipeline.alive():
         return False, "the ingest worker stopped"
+    dead = [s.name for s in sources if not s.running()]
+    if dead:
+        return False, f"source not running: {', '.join(dead)}"
     return True, "ok"
 
 

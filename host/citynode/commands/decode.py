@@ -125,6 +125,10 @@ def cmd_decode(args: argparse.Namespace) -> int:
                     failed = decode_lines(f, keys, counters, args.format, sys.stdout, args.csv)
             except FileNotFoundError:
                 raise CliError(f"input file {args.input} does not exist", "check the path") from None
+            except IsADirectoryError:
+                raise CliError(f"{args.input} is a directory", "give one file of frames, or - for stdin") from None
+            except PermissionError:
+                raise CliError(f"cannot read {args.input}: permission denied", "check the file's mode") from None
     finally:
         if isinstance(counters, JsonFileCounterStore):
             counters.save()

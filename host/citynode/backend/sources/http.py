@@ -1,13 +1,16 @@
 """Webhooks from a network server: ChirpStack's HTTP integration and The Things Stack's webhooks.
 
 Each POST carries one uplink event as JSON. The answer is 200 only once its frames are
-committed (or recognised as duplicates), and 503 if that does not happen in time, so the
-network server's own retry covers a backend that stopped half-way: nothing answered 200 is
-ever lost. Non-uplink events (joins, status, acks) are answered 204 and ignored.
+committed (or recognised as duplicates), and 503 if that does not happen in time: nothing
+answered 200 is lost. What the sender does with a 503 is its own affair: The Things Stack's
+webhooks retry, ChirpStack's HTTP integration logs the error and does NOT retry (use MQTT
+with ChirpStack where every frame matters). Non-uplink events (joins, status, acks) are
+answered 204 and ignored. Every answer has a JSON body saying why.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
@@ -66,12 +69,15 @@ class HttpSource(Source):
 
     def handle(self, request: BaseHTTPRequestHandler) -> None:
         if not self.accepting:
-            request.send_error(503, "shutting down")
+            _answer(request, 503, "shutting down")
             return
         event = parse_qs(urlparse(request.path).query).get("event", ["up"])[0]
-        length = int(request.headers.get("Content-Length") or 0)
+        try:
+            length = int(request.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = 0
         if length <= 0 or length > MAX_BODY:
-            request.send_error(413 if length > MAX_BODY else 400, "body must be 1 byte to 64 KiB of JSON")
+            _answer(request, 413 if length > MAX_BODY else 400, "body must be 1 byte to 64 KiB of JSON")
             return
         body = request.rfile.read(length)
         if event != "up":
@@ -83,11 +89,23 @@ class HttpSource(Source):
         except FormatError as err:
             self.metrics.count("bad_input")
             self.log.info("bad_input", f"webhook: {err}")
-            request.send_error(400, str(err))
+            _answer(request, 400, str(err))
             return
         done = threading.Semaphore(0)
         for up in uplinks:
             self.pipeline.submit(up, done.release)
         committed = all(done.acquire(timeout=COMMIT_TIMEOUT_S) for _ in uplinks)
-        request.send_response(200 if committed else 503)
-        request.end_headers()
+        if committed:
+            _answer(request, 200, "stored")
+        else:
+            _answer(request, 503, "not stored yet: the store did not commit in time")
+
+
+def _answer(request: BaseHTTPRequestHandler, code: int, message: str) -> None:
+    """A JSON body for every answer: network servers log it, and a person reading it sees why."""
+    body = json.dumps({"status": code, "message": message}).encode()
+    request.send_response(code)
+    request.send_header("Content-Type", "application/json")
+    request.send_header("Content-Length", str(len(body)))
+    request.end_headers()
+    request.wfile.write(body)

@@ -24,7 +24,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from citynode.backend.formats import FormatError, parse_json
+from citynode.backend.formats import parse_json
 from citynode.backend.log import Log
 from citynode.backend.metrics import Metrics
 from citynode.backend.pipeline import Pipeline
@@ -38,8 +38,12 @@ def parse_mqtt_url(url: str) -> tuple[str, int, bool, str | None, str | None]:
     if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl") or not parts.hostname:
         raise CliError(f"bad MQTT URL {url!r}", "write mqtt://host:1883 or mqtts://user@host:8883")
     tls = parts.scheme in ("mqtts", "ssl")
+    try:
+        port = parts.port
+    except ValueError:
+        raise CliError(f"bad port in MQTT URL {url!r}", "write mqtt://host:1883 (ports are 0..65535)") from None
     password = unquote(parts.password) if parts.password else os.environ.get("CITYNODE_MQTT_PASSWORD")
-    return parts.hostname, parts.port or (8883 if tls else 1883), tls, \
+    return parts.hostname, port or (8883 if tls else 1883), tls, \
         unquote(parts.username) if parts.username else None, password
 
 
@@ -122,13 +126,22 @@ class MqttSource(Source):
             self.log.warning("mqtt_disconnected", f"lost the broker ({reason}); reconnecting")
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        """paho's network thread calls this: an exception here would end the thread, so none escapes."""
+        try:
+            self._handle_message(msg)
+        except Exception as err:  # not acknowledged: redelivered once the fault is fixed
+            self.metrics.count("source_errors")
+            self.log.warning("mqtt_handler_error", f"message on {msg.topic} left unacknowledged: "
+                             f"{type(err).__name__}: {err}")
+
+    def _handle_message(self, msg: mqtt.MQTTMessage) -> None:
         if self._stopping.is_set():
             return  # not acknowledged: the broker redelivers it to this session after restart
         self.metrics.count("mqtt_messages")
         ack = self._acker(msg.mid, msg.qos)
         try:
             uplinks = parse_json(json.loads(msg.payload), self.fmt, source="mqtt")
-        except (json.JSONDecodeError, UnicodeDecodeError, FormatError) as err:
+        except (ValueError, UnicodeDecodeError, RecursionError) as err:  # FormatError, JSONDecodeError among them
             self.metrics.count("bad_input")
             self.log.info("bad_input", f"MQTT message on {msg.topic} is not an uplink: {err}")
             ack()  # a broken message would only come back broken

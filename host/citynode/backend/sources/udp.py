@@ -69,6 +69,16 @@ class UdpSource(Source):
         self.log.info("source_started", f"Semtech UDP packet forwarder on {self.host}:{self.port}")
         self._thread.start()
 
+    def running(self) -> bool:
+        return self._stop.is_set() or self._thread.is_alive()
+
+    def restart(self) -> bool:
+        if self._stop.is_set() or self._sock is None or self._thread.is_alive():
+            return False
+        self._thread = threading.Thread(target=self._run, name="udp", daemon=True)
+        self._thread.start()
+        return True
+
     def stop_receiving(self) -> None:
         self._stop.set()
         self._thread.join(timeout=2.0)
@@ -89,7 +99,12 @@ class UdpSource(Source):
                 if self._stop.is_set():
                     return
                 continue
-            self.handle(data, addr)
+            try:
+                self.handle(data, addr)
+            except Exception as err:  # one datagram must never end the listener
+                self.metrics.count("source_errors")
+                self.log.warning("udp_handler_error", f"datagram dropped: {type(err).__name__}: {err}",
+                                 peer=addr[0], size=len(data))
 
     def handle(self, data: bytes, addr: tuple[str, int]) -> None:
         """One datagram: answer, then queue its uplinks."""
@@ -124,10 +139,15 @@ class UdpSource(Source):
             return
         if "stat" in doc:
             self.metrics.count("udp_gateway_stat")
-        for rxpk in doc.get("rxpk") or []:
+        entries = doc.get("rxpk") or []
+        if not isinstance(entries, list):
+            self.metrics.count("udp_bad_json")
+            self.log.info("udp_bad_json", "PUSH_DATA whose 'rxpk' is not a list", gateway=gateway)
+            return
+        for rxpk in entries:
             try:
                 up = parse_rxpk(rxpk, gateway)
-            except FormatError as err:
+            except (FormatError, TypeError, AttributeError, ValueError) as err:
                 self.metrics.count("udp_bad_rxpk")
                 self.log.info("udp_bad_rxpk", str(err), gateway=gateway)
                 continue
