@@ -284,3 +284,19 @@ def test_pipeline_acknowledges_only_committed_frames(tmp_path: Path) -> None:
     store.close()
     observer.close()
     assert seen_at_ack == [1] * 10
+
+
+def test_fleet_minimum_tag_length_refuses_short_tags_without_consuming_the_counter(store: Store,
+                                                                                    clock: Clock) -> None:
+    """A node talked into 4-byte tags (a cable attacker's config, issue 17) is refused by the backend;
+    the refused frame does not burn its counter, so the node's next genuine frame still goes in."""
+    ing = Ingestor(store, KEYS, clock=clock)  # the default floor: 8 bytes
+    short = encode({"soil_vwc": 30.0}, device_id=DEV, counter=7, secret=KEYS[DEV], tag_len=4, long_counter=True)
+    res = ing.ingest(short, Reception(gateway="gw1"))
+    assert res.status == "rejected" and res.reason == "tag_too_short" and res.device_id == DEV
+    assert "--min-tag-len" in res.detail
+    ok = encode({"soil_vwc": 30.0}, device_id=DEV, counter=7, secret=KEYS[DEV], tag_len=8, long_counter=True)
+    assert ing.ingest(ok, Reception(gateway="gw1")).status == "stored"
+    lab = Ingestor(store, KEYS, clock=clock, min_tag_len=4)
+    again = encode({"soil_vwc": 31.0}, device_id=DEV, counter=8, secret=KEYS[DEV], tag_len=4, long_counter=True)
+    assert lab.ingest(again, Reception(gateway="gw1")).status == "stored"

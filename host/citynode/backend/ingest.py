@@ -23,9 +23,24 @@ from citynode.backend.monitor import Alert, SecurityMonitor
 from citynode.backend.store import Store, raw_hash
 from citynode.protocol import DecodedFrame, FrameError, decode
 
+# The fleet's floor on tag length (SPEC.md 6.3): a node's config (or someone who changed it through
+# a cable) cannot lower what the backend accepts. 8 bytes = 64-bit forgery resistance per try.
+DEFAULT_MIN_TAG_LEN = 8
+
+
+class _TagTooShort(Exception):
+    """A genuine frame whose tag is shorter than the fleet accepts: refused, its counter not consumed."""
+
+    reason = "tag_too_short"
+
+    def __init__(self, tag_len: int, minimum: int) -> None:
+        super().__init__(f"a {tag_len}-byte tag; this fleet accepts {minimum} bytes or more "
+                         f"(serve --min-tag-len); set the node's tag_len to {minimum} or 16")
+
+
 # Reasons found after the device id is known to be where a v1 frame carries it (SPEC.md 5, steps 5+).
 _DEVICE_REASONS = frozenset({"unknown_device", "bad_tag", "replay", "counter_unknown", "counter_gap", "malformed",
-                             "truncated_sample", "value_out_of_range", "internal_error"})
+                             "truncated_sample", "value_out_of_range", "internal_error", "tag_too_short"})
 
 
 @dataclass
@@ -50,8 +65,10 @@ class Result:
 
 class Ingestor:
     def __init__(self, store: Store, keys: Mapping[int, bytes], monitor: SecurityMonitor | None = None, *,
-                 dup_window_s: float = 120.0, clock: Callable[[], float] = time.time, retries: int = 5) -> None:
+                 dup_window_s: float = 120.0, clock: Callable[[], float] = time.time, retries: int = 5,
+                 min_tag_len: int = DEFAULT_MIN_TAG_LEN) -> None:
         self.store = store
+        self.min_tag_len = min_tag_len
         self.keys = keys
         self.monitor = monitor
         self.dup_window_s = dup_window_s
@@ -95,13 +112,15 @@ class Ingestor:
         try:
             with self.store.transaction():
                 frame = decode(raw, self.keys, self.store.counters)
+                if frame.tag_len < self.min_tag_len:  # raised inside: the counter advance rolls back
+                    raise _TagTooShort(frame.tag_len, self.min_tag_len)
                 frame_id = self.store.insert_frame(frame, digest, t)
                 for rec in recs:
                     self.store.add_reception(frame_id, rec, now if rec.time is None else rec.time)
                 n = self.store.insert_readings(frame_id, frame, t)
             return Result("stored", frame.device_id, frame.counter, frame_id=frame_id, readings=n,
                           gateways=_gateways(recs), frame=frame)
-        except FrameError as err:
+        except (FrameError, _TagTooShort) as err:
             reason, detail = err.reason, str(err)
         except TransientDbError:
             raise

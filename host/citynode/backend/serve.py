@@ -47,6 +47,7 @@ class ServeConfig:
     dup_window_s: float = 120.0
     rules: tuple[AlertRule, ...] = DEFAULT_RULES
     max_batch: int = 64
+    min_tag_len: int = 8
     drain_timeout_s: float = 15.0
     keys_reload_s: float = 5.0
 
@@ -72,7 +73,8 @@ def run_serve(config: ServeConfig, stop: threading.Event | None = None, *,
     keys_mtime = _mtime(keys_path)
     store = open_store(config.db)
     metrics = Metrics()
-    ingestor = Ingestor(store, keys, SecurityMonitor(store, config.rules), dup_window_s=config.dup_window_s)
+    ingestor = Ingestor(store, keys, SecurityMonitor(store, config.rules), dup_window_s=config.dup_window_s,
+                        min_tag_len=config.min_tag_len)
     pipeline = Pipeline(ingestor, metrics, log, max_batch=config.max_batch, on_result=on_result)
     sources: list[Source] = []
     started: list[Source] = []

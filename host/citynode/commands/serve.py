@@ -55,6 +55,8 @@ def register(sub: Any) -> None:
     p.add_argument("--health-port", type=int, metavar="N", help="HTTP /health and /metrics on 127.0.0.1:N")
     p.add_argument("--dup-window", type=float, default=120.0, metavar="S",
                    help="the same frame from another gateway within S seconds is a reception, later a replay")
+    p.add_argument("--min-tag-len", type=int, choices=(4, 8, 16), default=8, metavar="BYTES",
+                   help="refuse frames whose tag is shorter, whatever the node's config says (4, 8, 16; default 8)")
     p.add_argument("--alert", action="append", default=[], metavar="RULE=COUNT[/SECONDS]",
                    help="change an alert threshold, e.g. bad_tag_device=5/600 (see `citynode serve rules`)")
     p.add_argument("--log-json", action="store_true", help="JSON lines on stderr instead of readable lines")
@@ -83,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
         db=args.db, keys=args.keys, udp=args.udp, http=args.http, mqtt=args.mqtt, topics=args.topic, share=args.share,
         client_id=args.client_id, session_expiry_s=args.session_expiry, stdin=args.stdin,
         stdin_format=args.format, health_port=args.health_port, log_json=args.log_json,
-        log_level=args.log_level, dup_window_s=args.dup_window, rules=alert_rules)
+        log_level=args.log_level, dup_window_s=args.dup_window, rules=alert_rules,
+        min_tag_len=args.min_tag_len)
     return run_serve(config)
 
 
