@@ -141,6 +141,20 @@ class Fleet:
         assert device is not None
         return device
 
+    def release(self, device_id: int, hardware_id: str) -> bool:
+        """Undo a claim that never got a key (a provision that failed before staging one).
+
+        Only a row that this hardware holds and that was never provisioned goes: a board must not
+        stay bound to an id it has no key for, or it could not be provisioned under another id.
+        """
+        with self.transaction() as db:
+            cur = db.execute(
+                "DELETE FROM devices WHERE device_id = ? AND hardware_id = ? AND key_fingerprint IS NULL "
+                "AND provisioned_at IS NULL AND retired_at IS NULL",
+                (device_id, hardware_id),
+            )
+            return cur.rowcount == 1
+
     def update(self, device_id: int, **fields: object) -> None:
         unknown = set(fields) - set(FIELDS)
         if unknown:

@@ -141,8 +141,25 @@ class Provisioner:
             )
         self._step(result, "connect", f"{result.board or 'unknown board'}, hardware {result.hardware_id}, "
                                       f"firmware {info.get('fw', '?')}")
+        claimed_now = self.fleet.get(plan.device_id) is None
         self.fleet.claim(plan.device_id, result.hardware_id)
+        try:
+            return self._provision(plan, info, result, started)
+        except BaseException:
+            # The claim stands only with a key behind it (staged or installed): a run cut before the
+            # key was staged leaves no row binding this board to an id it holds no key for.
+            if claimed_now and not self._has_key(plan.device_id):
+                self.fleet.release(plan.device_id, result.hardware_id)
+            raise
 
+    def _has_key(self, device_id: int) -> bool:
+        """True when the keystore holds a key for the id, installed or staged (an unreadable one: False)."""
+        try:
+            return self.keystore.get(device_id) is not None or self.keystore.pending(device_id) is not None
+        except CliError:
+            return False
+
+    def _provision(self, plan: Plan, info: Mapping[str, Any], result: Result, started: float) -> Result:
         secret = self._install_key(plan, info, result)
         config = build_config(plan)
         self.client.set_config(config)
