@@ -51,8 +51,22 @@ def main():
         node.boot()
         gc.collect()  # and that of reading the config
         node.run()
-    except Exception as e:  # noqa: BLE001 - SystemExit/KeyboardInterrupt pass through
-        _crash(node, e)
+    except BaseException as e:  # noqa: BLE001
+        if not isinstance(e, Exception) and not _locked():
+            raise  # an unlocked development board: Ctrl-C and sys.exit() reach the REPL
+        _crash(node, e)  # a locked node never returns to the REPL: it sleeps or resets
+
+
+def _locked():
+    """The lock as stored in NVS; an unreadable state counts as locked (fail closed)."""
+    try:
+        import esp32
+
+        return esp32.NVS("citynode").get_i32("locked") == 1
+    except OSError:
+        return False  # no "locked" entry: never locked
+    except Exception:  # noqa: BLE001
+        return True
 
 
 main()
