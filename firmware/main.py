@@ -2,6 +2,37 @@
 # Anything that escapes the node is a crash: recorded in RTC memory (reported as reset
 # cause "crash" and an error byte in the next frame) and followed by a back-off sleep that
 # doubles with each consecutive crash, so a crash loop cannot drain the battery.
+# A locked node never reaches the REPL: the first statement turns Ctrl-C into a plain byte
+# (the port re-enables it before each script, shared/runtime/pyexec.c), and any exit ends in
+# the crash path or a reset.
+
+
+def _lock_console():
+    """kbd_intr(-1) on a locked node; True when locked. An unreadable lock state counts as locked."""
+    import micropython
+
+    try:
+        import esp32
+
+        locked = esp32.NVS("citynode").get_i32("locked") == 1
+    except OSError:
+        return False  # no "locked" entry: a development board keeps Ctrl-C
+    except Exception:  # noqa: BLE001
+        locked = True
+    if locked:
+        micropython.kbd_intr(-1)
+    return locked
+
+
+try:
+    _LOCKED = _lock_console()
+except BaseException:  # noqa: BLE001 - a Ctrl-C in the instant before the lock took effect
+    try:
+        _LOCKED = _lock_console()
+    except BaseException:  # noqa: BLE001
+        import machine
+
+        machine.reset()
 
 
 def _crash(node, exc):
@@ -52,21 +83,16 @@ def main():
         gc.collect()  # and that of reading the config
         node.run()
     except BaseException as e:  # noqa: BLE001
-        if not isinstance(e, Exception) and not _locked():
+        if not isinstance(e, Exception) and not _LOCKED:
             raise  # an unlocked development board: Ctrl-C and sys.exit() reach the REPL
         _crash(node, e)  # a locked node never returns to the REPL: it sleeps or resets
 
 
-def _locked():
-    """The lock as stored in NVS; an unreadable state counts as locked (fail closed)."""
-    try:
-        import esp32
+try:
+    main()
+except BaseException:  # noqa: BLE001 - whatever escaped the crash path
+    if _LOCKED:
+        import machine
 
-        return esp32.NVS("citynode").get_i32("locked") == 1
-    except OSError:
-        return False  # no "locked" entry: never locked
-    except Exception:  # noqa: BLE001
-        return True
-
-
-main()
+        machine.reset()
+    raise
