@@ -118,8 +118,9 @@ def test_udp_source_survives_poison_datagrams_and_stores_the_next_frame(tmp_path
     assert not thread.is_alive()
 
 
-def test_health_is_503_when_a_source_has_stopped(tmp_path: Path) -> None:
-    """A source whose thread died and cannot be restarted makes /health unhealthy with its name."""
+def test_health_is_unhealthy_naming_a_source_that_stopped(tmp_path: Path) -> None:
+    """A source whose thread died and cannot be restarted makes /health unhealthy (HTTP 503, HealthServer)
+    with its name."""
     from citynode.backend.serve import _healthy
     from citynode.backend.sources.base import Source
 
@@ -184,8 +185,15 @@ def test_mqtt_poison_is_acknowledged_as_a_reject_and_the_worker_carries_on(
     try:
         wait_for(lambda: len([e for e in _events(log) if e.get("event") == "mqtt_subscribed"]) >= 2, 20,
                  "the second worker subscribed")
-        publish(json.dumps(good).encode())  # the same genuine frame again: a duplicate, not a new row
-        wait_for(lambda: [e for e in _events(log) if e.get("event") == "serve_started"], 5, "started")
+        # The broker delivers in order: once this next genuine frame is stored, any poison it had
+        # kept for this session would already have come back.
+        frame2 = encode({"soil_vwc": 13.0}, device_id=dev, counter=2, secret=fleet.keys[dev])
+        publish(json.dumps({**good, "fCnt": 2, "data": base64.b64encode(frame2).decode()}).encode())
+        store = open_store(db)
+        try:
+            wait_for(lambda: store.db.one("SELECT COUNT(*) FROM frames") == (2,), 20, "the next frame stored")
+        finally:
+            store.close()
     finally:
         codes = stop_all([proc])
         pub.loop_stop()
@@ -197,7 +205,7 @@ def test_mqtt_poison_is_acknowledged_as_a_reject_and_the_worker_carries_on(
     assert not [e for e in events if e.get("event") == "mqtt_handler_error"]
     store = open_store(db)
     try:
-        assert store.db.one("SELECT COUNT(*) FROM frames") == (1,)
+        assert store.db.one("SELECT COUNT(*) FROM frames") == (2,)
     finally:
         store.close()
 

@@ -20,13 +20,15 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
-from typing import Any
+from typing import Any, TypeVar
 
 from citynode import inputs
 from citynode.backend.model import Reception, Uplink
 from citynode.backend.timeutil import parse_time
+
+_T = TypeVar("_T")
 
 
 class FormatError(ValueError):
@@ -87,8 +89,23 @@ def _lora_datr(lora: object) -> str | None:
 # ------------------------------------------------------------------ Semtech rxpk
 
 
+def _shape_safe(parse: Callable[..., _T], *args: Any) -> _T:
+    """Run a parser so that a message of an unexpected shape (a number where an object belongs,
+    a list for a string...) raises FormatError, the one error every source counts as a reject."""
+    try:
+        return parse(*args)
+    except FormatError:
+        raise
+    except (TypeError, AttributeError, KeyError, IndexError, ValueError, OverflowError) as err:
+        raise FormatError(f"message of an unexpected shape ({type(err).__name__.lower()}: {err})") from None
+
+
 def parse_rxpk(rxpk: dict[str, Any], gateway: str) -> Uplink:
-    """One rxpk object from a PUSH_DATA packet of gateway `gateway` (EUI, lowercase hex)."""
+    """One rxpk object from a PUSH_DATA packet of gateway `gateway` (EUI, lowercase hex); FormatError only."""
+    return _shape_safe(_parse_rxpk, rxpk, gateway)
+
+
+def _parse_rxpk(rxpk: dict[str, Any], gateway: str) -> Uplink:
     if not isinstance(rxpk, dict):
         raise FormatError("rxpk entry is not an object")
     stat = rxpk.get("stat", 1)
@@ -242,12 +259,7 @@ def parse_json(obj: object, fmt: str = "auto", source: str = "jsonl") -> list[Up
     Whatever the message's shape (a number where an object belongs, a list for a string...),
     the only error raised is FormatError: a source counts it as a reject and carries on.
     """
-    try:
-        return _parse_json(obj, fmt, source)
-    except FormatError:
-        raise
-    except (TypeError, AttributeError, KeyError, IndexError, ValueError, OverflowError) as err:
-        raise FormatError(f"message of an unexpected shape ({type(err).__name__.lower()}: {err})") from None
+    return _shape_safe(_parse_json, obj, fmt, source)
 
 
 def _parse_json(obj: object, fmt: str, source: str) -> list[Uplink]:
@@ -265,7 +277,7 @@ def _parse_json(obj: object, fmt: str, source: str) -> list[Uplink]:
         entries = obj.get("rxpk") if kind == "push_data" else [obj]
         if not isinstance(entries, list):
             raise FormatError("'rxpk' is not a list")
-        return [parse_rxpk(e, gateway) for e in entries]
+        return [_parse_rxpk(e, gateway) for e in entries]
     if kind == "citynode":
         return [parse_citynode_json(obj, source)]
     raise FormatError(f"unknown format {fmt!r}")

@@ -147,7 +147,7 @@ class UdpSource(Source):
         for rxpk in entries:
             try:
                 up = parse_rxpk(rxpk, gateway)
-            except (FormatError, TypeError, AttributeError, ValueError) as err:
+            except FormatError as err:
                 self.metrics.count("udp_bad_rxpk")
                 self.log.info("udp_bad_rxpk", str(err), gateway=gateway)
                 continue
